@@ -1,0 +1,71 @@
+/**
+ * Kernel behaviour versions. Every behaviour that differs between kernels is
+ * one named switch here; a version preset is a set of switches, and users may
+ * flip single switches on top (`--set ksmEarly=off`). Both engines read the
+ * same KernelSwitches object.
+ */
+
+export interface KernelSwitches {
+  /**
+   * 6.17+ ("mm: prevent KSM from breaking VMA merging for new VMAs"): under
+   * PR_SET_MEMORY_MERGE a new anonymous (or mmap_prepare/shmem file) VMA gets
+   * VM_MERGEABLE before the merge attempt. Off: only after it (≤ 6.16), so a
+   * new VMA never merges with its already-mergeable neighbours.
+   */
+  readonly ksmEarly: boolean;
+  /**
+   * 6.16+ (879bca0a2c4f "mm/vma: fix incorrectly disallowed anonymous VMA
+   * merges"): the three-case anon_vma rule keyed on the source VMA. Off: the
+   * older rule that refuses to merge a faulted range into an unfaulted neighbour.
+   */
+  readonly anonVmaSourceRule: boolean;
+  /** 6.18.9+: an mremap()ed fork-child source may not give its anon_vma to an unfaulted target. */
+  readonly copiedFromForkCheck: boolean;
+  /** 6.17+: mremap(MREMAP_FIXED) with old_len == new_len may move several VMAs at once. */
+  readonly multiVmaMremap: boolean;
+  /** 6.18.44 / 7.x difference: MREMAP_DONTUNMAP may merge the copy with its own source. */
+  readonly dontunmapSelfMerge: boolean;
+  /**
+   * What-if (David Hildenbrand's review of the 2025 series): KSM also accepts
+   * private VM_PFNMAP, VM_MIXEDMAP, VM_IO and VM_DONTEXPAND mappings. Off in
+   * every real kernel up to 7.2.
+   */
+  readonly ksmAllowSpecial: boolean;
+}
+
+export type SwitchName = keyof KernelSwitches;
+
+const K6_18: KernelSwitches = {
+  ksmEarly: true,
+  anonVmaSourceRule: true,
+  copiedFromForkCheck: true,
+  multiVmaMremap: true,
+  dontunmapSelfMerge: true,
+  ksmAllowSpecial: false,
+};
+
+/** The presets; "6.18" is the live kernel of these machines and the default. */
+export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
+  "6.18": K6_18,
+  "6.17": { ...K6_18, copiedFromForkCheck: false },
+  "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false },
+};
+
+export const DEFAULT_KERNEL = "6.18";
+
+/** Resolves a preset name plus `name=on|off` overrides; throws Error naming the bad argument. */
+export function resolveKernel(version: string, overrides: readonly string[] = []): KernelSwitches {
+  const base = KERNEL_PRESETS[version];
+  if (base === undefined) {
+    throw new Error(`unknown kernel version '${version}' (known: ${Object.keys(KERNEL_PRESETS).join(", ")})`);
+  }
+  const out: Record<string, boolean> = { ...base };
+  for (const o of overrides) {
+    const m = /^([A-Za-z]+)=(on|off|true|false|1|0)$/.exec(o);
+    if (!m || !(m[1]! in base)) {
+      throw new Error(`bad switch '${o}' (expected NAME=on|off with NAME one of ${Object.keys(base).join(", ")})`);
+    }
+    out[m[1]!] = m[2] === "on" || m[2] === "true" || m[2] === "1";
+  }
+  return out as unknown as KernelSwitches;
+}

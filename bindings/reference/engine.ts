@@ -1,0 +1,146 @@
+/**
+ * The reference engine: the readable model of the VMA layer, implementing the
+ * Engine interface with the modules of this folder (one per kernel file).
+ */
+import { type Engine, FileKind, type VmaInfo } from "../engine.js";
+import { EFAULT, PAGE_SIZE } from "../kernel/facts.js";
+import type { KernelSwitches } from "../kernel/versions.js";
+import { dup_mmap } from "./fork.js";
+import { Kernel } from "./kernel.js";
+import { prctl_set_memory_merge } from "./ksm.js";
+import { do_madvise } from "./madvise.js";
+import { read_pages, write_pages } from "./memory.js";
+import { do_mlock, do_munlock } from "./mlock.js";
+import { File, Mm, type Vma } from "./mm_types.js";
+import { do_mmap, do_munmap } from "./mmap.js";
+import { do_mprotect } from "./mprotect.js";
+import { do_mremap } from "./mremap.js";
+
+function info(v: Vma): VmaInfo {
+  return {
+    start: v.start * PAGE_SIZE,
+    end: v.end * PAGE_SIZE,
+    flags: v.flags,
+    pgoff: v.pgoff,
+    file: v.file === null ? -1 : v.file.id,
+    fileKind: v.file === null ? FileKind.None : v.file.kind,
+    anonVma: v.anonVma === null ? 0 : v.anonVma.id,
+    anonChain: v.anonChain,
+  };
+}
+
+/** Page range [first, last) touched by a byte range: start rounded down, end rounded up. */
+function touchedPages(addr: number, len: number): [number, number] {
+  const first = Math.floor(addr / PAGE_SIZE);
+  return [first, Math.ceil((addr + len) / PAGE_SIZE)];
+}
+
+export class ReferenceEngine implements Engine {
+  readonly name = "ts" as const;
+  private readonly k: Kernel;
+  private readonly files = new Map<number, File>();
+
+  constructor(readonly switches: KernelSwitches) {
+    this.k = new Kernel(switches);
+  }
+
+  private mm(pid: number): Mm {
+    const mm = this.k.mms.get(pid);
+    if (mm === undefined) throw new Error(`vmasim: no process with pid ${pid}`);
+    return mm;
+  }
+
+  private file(fd: number): File | null {
+    return this.files.get(fd) ?? null;
+  }
+
+  createProcess(): number {
+    const pid = this.k.nextPid++;
+    this.k.mms.set(pid, new Mm(pid));
+    return pid;
+  }
+
+  fork(pid: number): number {
+    const child = dup_mmap(this.k, this.mm(pid), this.k.nextPid++);
+    this.k.mms.set(child.pid, child);
+    return child.pid;
+  }
+
+  createFile(size: number): number {
+    const f = new File(this.k.nextFileId++, FileKind.Regular, Math.ceil(size / PAGE_SIZE));
+    this.files.set(f.id, f);
+    return f.id;
+  }
+
+  openDevZero(): number {
+    const f = new File(this.k.nextFileId++, FileKind.DevZero, 0);
+    this.files.set(f.id, f);
+    return f.id;
+  }
+
+  setMaxMapCount(n: number): void {
+    this.k.maxMapCount = n;
+  }
+
+  getMaxMapCount(): number {
+    return this.k.maxMapCount;
+  }
+
+  mmap(pid: number, addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number {
+    return do_mmap(this.k, this.mm(pid), this.file(fd), addr, len, prot, flags, offset);
+  }
+
+  munmap(pid: number, addr: number, len: number): number {
+    return do_munmap(this.k, this.mm(pid), addr, len);
+  }
+
+  mprotect(pid: number, addr: number, len: number, prot: number): number {
+    return do_mprotect(this.k, this.mm(pid), addr, len, prot);
+  }
+
+  madvise(pid: number, addr: number, len: number, advice: number): number {
+    return do_madvise(this.k, this.mm(pid), addr, len, advice);
+  }
+
+  mremap(pid: number, addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+    return do_mremap(this.k, this.mm(pid), addr, oldLen, newLen, flags, newAddr);
+  }
+
+  mlock(pid: number, addr: number, len: number): number {
+    return do_mlock(this.k, this.mm(pid), addr, len);
+  }
+
+  munlock(pid: number, addr: number, len: number): number {
+    return do_munlock(this.k, this.mm(pid), addr, len);
+  }
+
+  prctlMemoryMerge(pid: number, value: number): number {
+    return prctl_set_memory_merge(this.k, this.mm(pid), value !== 0);
+  }
+
+  writePages(pid: number, addr: number, len: number, _mode: number, _arg: bigint): number {
+    const [first, last] = touchedPages(addr, len);
+    if (last * PAGE_SIZE > 2 ** 64) return -EFAULT;
+    return write_pages(this.k, this.mm(pid), first, last);
+  }
+
+  readPages(pid: number, addr: number, len: number): number {
+    const [first, last] = touchedPages(addr, len);
+    if (last * PAGE_SIZE > 2 ** 64) return -EFAULT;
+    return read_pages(this.mm(pid), first, last);
+  }
+
+  mapCount(pid: number): number {
+    return this.mm(pid).mapCount;
+  }
+
+  vmas(pid: number, lo: number, hi: number): VmaInfo[] {
+    return this.mm(pid).tree.range(Math.floor(lo / PAGE_SIZE), Math.ceil(hi / PAGE_SIZE)).map(info);
+  }
+
+  findVma(pid: number, addr: number): VmaInfo | null {
+    const v = this.mm(pid).tree.find(Math.floor(addr / PAGE_SIZE));
+    return v === null ? null : info(v);
+  }
+}
+

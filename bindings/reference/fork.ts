@@ -1,0 +1,30 @@
+/**
+ * fork(2) as the VMA layer sees it (dup_mmap(), anon_vma_fork()): every VMA
+ * but VM_DONTCOPY ones is copied 1:1, no merging; faulted VMAs give the child
+ * a new anon_vma chained to the parent's, which makes it a "fork child".
+ */
+import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "../kernel/facts.js";
+import { vmAny, vmClear } from "../kernel/vmflags.js";
+import type { Kernel } from "./kernel.js";
+import { Mm } from "./mm_types.js";
+
+export function dup_mmap(k: Kernel, parent: Mm, pid: number): Mm {
+  const child = new Mm(pid);
+  child.mergeAny = parent.mergeAny;
+  child.ksmRegistered = parent.ksmRegistered;
+  for (const vma of parent.tree.all()) {
+    if (vmAny(vma.flags, VM_DONTCOPY)) continue;
+    const tmp = vma.dup();
+    tmp.flags = vmClear(tmp.flags, VM_LOCKED_MASK);
+    if (vmAny(vma.flags, VM_WIPEONFORK) || vma.anonVma === null) {
+      // A wiped VMA starts unfaulted in the child.
+      tmp.anonVma = null;
+      tmp.anonChain = 0;
+    } else {
+      tmp.anonVma = k.anonVmaAlloc();
+      tmp.anonChain = vma.anonChain + 1;
+    }
+    child.tree.insert(tmp);
+  }
+  return child;
+}

@@ -1,0 +1,156 @@
+/**
+ * madvise(2), after mm/madvise.c: flag-changing advices go through
+ * vma_modify_flags() VMA by VMA; the others act on pages and never change the
+ * VMA layout. Holes give ENOMEM at the end, after the mapped parts are done.
+ */
+import {
+  EACCES, EAGAIN, EFAULT, EINVAL, ENOMEM, MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP,
+  MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL,
+  MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_UNMERGEABLE,
+  MADV_WILLNEED, MADV_WIPEONFORK, PAGE_SIZE, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED,
+  VM_MAYSHARE, VM_MAYWRITE, VM_MERGEABLE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL,
+  VM_WIPEONFORK, VM_WRITE,
+} from "../kernel/facts.js";
+import { vmAny, vmClear, vmSet } from "../kernel/vmflags.js";
+import { FileKind } from "../engine.js";
+import { ksm_compatible } from "./ksm.js";
+import type { Kernel } from "./kernel.js";
+import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
+import { anon_vma_prepare } from "./memory.js";
+import { offsetInPage, pageAlign } from "./mmap.js";
+import { vma_modify_flags } from "./vma.js";
+
+const VALID_ADVICE = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+
+/** A step of the walk: the VMA that now covers the range (next step's prev), or -errno. */
+type Step = Vma | number;
+
+/** The new vm_flags for a flag-changing advice, or -errno; null if the advice does not change flags. */
+function madvise_new_flags(k: Kernel, vma: Vma, advice: number): number | null {
+  const f = vma.flags;
+  switch (advice) {
+    case MADV_NORMAL: return vmClear(f, VM_RAND_READ | VM_SEQ_READ);
+    case MADV_SEQUENTIAL: return vmSet(vmClear(f, VM_RAND_READ), VM_SEQ_READ);
+    case MADV_RANDOM: return vmSet(vmClear(f, VM_SEQ_READ), VM_RAND_READ);
+    case MADV_DONTFORK: return vmSet(f, VM_DONTCOPY);
+    case MADV_DOFORK:
+      if (vmAny(f, VM_IO)) return -EINVAL;
+      return vmClear(f, VM_DONTCOPY);
+    case MADV_WIPEONFORK:
+      // Only for anonymous memory: any vm_file (even /dev/zero) or a shared mapping is refused.
+      if (vma.file !== null || vmAny(f, VM_SHARED)) return -EINVAL;
+      return vmSet(f, VM_WIPEONFORK);
+    case MADV_KEEPONFORK: return vmClear(f, VM_WIPEONFORK);
+    case MADV_DONTDUMP: return vmSet(f, VM_DONTDUMP);
+    case MADV_DODUMP:
+      if (!vmAny(f, VM_HUGETLB) && vmAny(f, VM_SPECIAL)) return -EINVAL;
+      return vmClear(f, VM_DONTDUMP);
+    case MADV_HUGEPAGE: return vmSet(vmClear(f, VM_NOHUGEPAGE), VM_HUGEPAGE);
+    case MADV_NOHUGEPAGE: return vmSet(vmClear(f, VM_HUGEPAGE), VM_NOHUGEPAGE);
+    case MADV_MERGEABLE:
+      // ksm_madvise(): already mergeable or incompatible VMAs are left alone.
+      if (vmAny(f, VM_MERGEABLE) || !ksm_compatible(k, vma.file, f)) return f;
+      return vmSet(f, VM_MERGEABLE);
+    case MADV_UNMERGEABLE: return vmClear(f, VM_MERGEABLE);
+    default: return null;
+  }
+}
+
+/** Advices that act on pages only: their per-VMA refusals (madvise_dontneed_free, madvise_remove, ...). */
+function madvise_page_advice(vma: Vma, advice: number): number {
+  const f = vma.flags;
+  switch (advice) {
+    case MADV_DONTNEED:
+      return vmAny(f, VM_PFNMAP | VM_LOCKED) && !vmAny(f, VM_HUGETLB) ? -EINVAL : 0;
+    case 24: // MADV_DONTNEED_LOCKED
+      return vmAny(f, VM_PFNMAP) && !vmAny(f, VM_HUGETLB) ? -EINVAL : 0;
+    case MADV_FREE:
+      if (vmAny(f, VM_PFNMAP | VM_LOCKED) && !vmAny(f, VM_HUGETLB)) return -EINVAL;
+      return vma_is_anonymous(vma) ? 0 : -EINVAL;
+    case MADV_REMOVE:
+      if (vmAny(f, VM_LOCKED)) return -EINVAL;
+      if (vma.file === null) return -EINVAL;
+      return (f & (VM_SHARED | VM_MAYWRITE)) === (VM_SHARED | VM_MAYWRITE) ? 0 : -EACCES;
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+      return vmAny(f, VM_LOCKED | VM_PFNMAP | VM_HUGETLB) ? -EINVAL : 0;
+    case MADV_COLLAPSE:
+      if (vmAny(f, VM_NOHUGEPAGE | VM_SPECIAL)) return -EINVAL;
+      return vma_is_anonymous(vma) || vma.file?.kind === FileKind.ShmemAnon ? 0 : -EINVAL;
+    case MADV_WILLNEED:
+    default:
+      return 0;
+  }
+}
+
+/** One VMA's part [start, end) of the range (madvise_vma_behavior()). */
+function madvise_vma_behavior(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, start: number, end: number, advice: number): Step {
+  const newFlags = madvise_new_flags(k, vma, advice);
+  if (newFlags === null) {
+    const err = madvise_page_advice(vma, advice);
+    return err ? err : vma;
+  }
+  if (newFlags < 0) return newFlags;
+  // madvise_update_vma(): nothing to do if the flags do not change.
+  if (newFlags === vma.flags) return vma;
+  const res = vma_modify_flags(k, mm, prev, vma, start, end, newFlags);
+  // Resource failures (the map_count limit included) are reported as EAGAIN.
+  if (typeof res === "number") return res === -ENOMEM ? -EAGAIN : res;
+  res.flags = newFlags;
+  return res;
+}
+
+/**
+ * MADV_POPULATE_READ/WRITE (madvise_populate()): fault in every page; holes
+ * give ENOMEM, missing permissions EINVAL, SIGBUS (beyond EOF) EFAULT.
+ */
+function madvise_populate(k: Kernel, mm: Mm, start: number, end: number, write: boolean): number {
+  let page = start;
+  while (page < end) {
+    const vma = mm.tree.lookup(page);
+    if (vma === null) return -ENOMEM;
+    if (vmAny(vma.flags, VM_IO | VM_PFNMAP)) return -EINVAL;
+    if (write ? !vmAny(vma.flags, VM_WRITE) : !vmAny(vma.flags, VM_READ)) return -EINVAL;
+    const stop = Math.min(end, vma.end);
+    const f = vma.file;
+    if (f !== null && f.kind === FileKind.Regular && vma.pgoff + (page - vma.start) >= f.sizePages) return -EFAULT;
+    if (write && !vmAny(vma.flags, VM_SHARED | VM_MAYSHARE)) anon_vma_prepare(k, mm, vma);
+    if (f !== null && f.kind === FileKind.Regular && vma.pgoff + (stop - 1 - vma.start) >= f.sizePages) return -EFAULT;
+    page = stop;
+  }
+  return 0;
+}
+
+/** madvise(2) (do_madvise() + madvise_walk_vmas()). */
+export function do_madvise(k: Kernel, mm: Mm, startAddr: number, lenIn: number, advice: number): number {
+  if (!VALID_ADVICE.has(advice)) return -EINVAL;
+  if (offsetInPage(startAddr)) return -EINVAL;
+  const len = pageAlign(lenIn);
+  const endAddr = startAddr + len;
+  if (endAddr < startAddr) return -EINVAL;
+  if (endAddr === startAddr) return 0;
+  const start = startAddr / PAGE_SIZE;
+  const end = endAddr / PAGE_SIZE;
+  if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) return madvise_populate(k, mm, start, end, advice === MADV_POPULATE_WRITE);
+
+  let vma = mm.tree.find(start);
+  let prev: Vma | null = vma !== null && start > vma.start ? vma : vma !== null ? mm.tree.prev(vma) : mm.tree.findPrev(start);
+  let rangeStart = start;
+  let unmappedError = 0;
+  for (;;) {
+    if (vma === null) return -ENOMEM;
+    if (rangeStart < vma.start) {
+      unmappedError = -ENOMEM;
+      rangeStart = vma.start;
+      if (rangeStart >= end) break;
+    }
+    const rangeEnd = Math.min(vma.end, end);
+    const res = madvise_vma_behavior(k, mm, vma, prev, rangeStart, rangeEnd, advice);
+    if (typeof res === "number") return res;
+    prev = res;
+    rangeStart = Math.max(rangeEnd, res.end);
+    if (rangeStart >= end) break;
+    vma = mm.tree.find(rangeStart);
+  }
+  return unmappedError;
+}

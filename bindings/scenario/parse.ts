@@ -1,0 +1,231 @@
+/**
+ * Scenario text → commands. Every malformed line raises a ScenarioError that
+ * names the line; nothing here ever throws anything else.
+ */
+import { MADV, MAP_FLAG_NAMES } from "../kernel/facts.js";
+import { type Command, ScenarioError, type WriteContent } from "./commands.js";
+
+const U64_MAX = (1n << 64n) - 1n;
+const UNITS: Readonly<Record<string, bigint>> = { K: 1024n, M: 1024n ** 2n, G: 1024n ** 3n, p: 4096n };
+
+export const KSM_KNOBS: readonly string[] = [
+  "run",
+  "pages_to_scan",
+  "sleep_millisecs",
+  "max_page_sharing",
+  "use_zero_pages",
+  "smart_scan",
+  "merge_across_nodes",
+  "stable_node_chains_prune_millisecs",
+  "advisor_mode",
+  "advisor_target_scan_time",
+  "advisor_min_pages_to_scan",
+  "advisor_max_pages_to_scan",
+  "advisor_max_cpu",
+];
+
+/** Parses a number word: decimal or 0x hex, optional unit K M G p; optionally signed. */
+export function parseNumber(word: string, lineNo: number, what: string, signed = false): bigint {
+  const m = /^(-?)(0[xX][0-9a-fA-F]+|[0-9]+)([KMGp]?)$/.exec(word);
+  if (!m || (m[1] === "-" && !signed)) throw new ScenarioError(lineNo, `bad number for ${what}: '${word}'`);
+  let v = BigInt(m[2]!) * (m[3] ? UNITS[m[3]]! : 1n);
+  if (v > U64_MAX) throw new ScenarioError(lineNo, `number for ${what} does not fit in 64 bits: '${word}'`);
+  if (m[1] === "-") v = -v;
+  return v;
+}
+
+/** Parses PROT as in /proc/PID/maps: three characters from r/w/x or '-'. */
+export function parseProt(word: string, lineNo: number): number {
+  const m = /^([r-])([w-])([x-])$/.exec(word);
+  if (!m) throw new ScenarioError(lineNo, `bad PROT '${word}' (expected three characters like rw- or r-x)`);
+  return (m[1] === "r" ? 1 : 0) | (m[2] === "w" ? 2 : 0) | (m[3] === "x" ? 4 : 0);
+}
+
+function parseMapFlags(word: string, lineNo: number): number {
+  let flags = 0;
+  for (const name of word.split("|")) {
+    const bit = MAP_FLAG_NAMES[name];
+    if (bit === undefined) throw new ScenarioError(lineNo, `unknown mmap flag '${name}'`);
+    flags |= bit;
+  }
+  return flags;
+}
+
+function need(words: readonly string[], n: number, lineNo: number, usage: string): void {
+  if (words.length < n) throw new ScenarioError(lineNo, `missing argument: usage '${usage}'`);
+}
+
+function noMore(words: readonly string[], n: number, lineNo: number, usage: string): void {
+  if (words.length > n) throw new ScenarioError(lineNo, `unexpected argument '${words[n]}': usage '${usage}'`);
+}
+
+function parseContent(words: readonly string[], lineNo: number): WriteContent {
+  const usage = "write ADDR LEN [N|unique|cycle K]";
+  if (words.length === 3) return { kind: "value", value: 1n };
+  if (words[3] === "unique") {
+    noMore(words, 4, lineNo, usage);
+    return { kind: "unique" };
+  }
+  if (words[3] === "cycle") {
+    need(words, 5, lineNo, usage);
+    noMore(words, 5, lineNo, usage);
+    const k = parseNumber(words[4]!, lineNo, "cycle K");
+    if (k === 0n) throw new ScenarioError(lineNo, "cycle K needs K >= 1");
+    return { kind: "cycle", k };
+  }
+  noMore(words, 4, lineNo, usage);
+  return { kind: "value", value: parseNumber(words[3]!, lineNo, "CONTENT") };
+}
+
+const NAME_RE = /^[A-Za-z0-9_.\-/]+$/;
+
+function parseName(word: string, lineNo: number, what: string): string {
+  if (!NAME_RE.test(word)) throw new ScenarioError(lineNo, `bad ${what} '${word}'`);
+  return word;
+}
+
+/** Parses one line's words (already split, comment removed). */
+function parseWords(words: readonly string[], line: number, files: Set<string>): Command {
+  const op = words[0]!;
+  const num = (i: number, what: string) => parseNumber(words[i]!, line, what);
+  switch (op) {
+    case "mmap": {
+      const usage = "mmap ADDR LEN PROT FLAGS [FILE [OFFSET]]";
+      need(words, 5, line, usage);
+      noMore(words, 7, line, usage);
+      const file = words.length > 5 ? words[5]! : null;
+      if (file !== null && !files.has(file)) throw new ScenarioError(line, `unknown file name '${file}' (make it first with 'file' or 'open')`);
+      return {
+        line, op, addr: num(1, "ADDR"), len: num(2, "LEN"), prot: parseProt(words[3]!, line),
+        flags: parseMapFlags(words[4]!, line), file, offset: words.length > 6 ? num(6, "OFFSET") : 0n,
+      };
+    }
+    case "munmap":
+    case "mlock":
+    case "munlock":
+    case "read": {
+      const usage = `${op} ADDR LEN`;
+      need(words, 3, line, usage);
+      noMore(words, 3, line, usage);
+      return { line, op, addr: num(1, "ADDR"), len: num(2, "LEN") };
+    }
+    case "mprotect": {
+      const usage = "mprotect ADDR LEN PROT";
+      need(words, 4, line, usage);
+      noMore(words, 4, line, usage);
+      return { line, op, addr: num(1, "ADDR"), len: num(2, "LEN"), prot: parseProt(words[3]!, line) };
+    }
+    case "madvise": {
+      const usage = "madvise ADDR LEN ADVICE";
+      need(words, 4, line, usage);
+      noMore(words, 4, line, usage);
+      const advice = MADV[words[3]!];
+      if (advice === undefined) throw new ScenarioError(line, `unknown madvise advice '${words[3]}'`);
+      return { line, op, addr: num(1, "ADDR"), len: num(2, "LEN"), advice, adviceName: words[3]! };
+    }
+    case "mremap": {
+      const usage = "mremap ADDR OLDLEN NEWLEN [maymove] [fixed NEWADDR] [dontunmap]";
+      need(words, 4, line, usage);
+      let flags = 0;
+      let newAddr = 0n;
+      for (let i = 4; i < words.length; i++) {
+        const w = words[i];
+        if (w === "maymove") flags |= 1;
+        else if (w === "dontunmap") flags |= 4;
+        else if (w === "fixed") {
+          need(words, i + 2, line, usage);
+          flags |= 1 | 2;
+          newAddr = num(++i, "NEWADDR");
+        } else throw new ScenarioError(line, `unexpected mremap argument '${w}': usage '${usage}'`);
+      }
+      return { line, op, addr: num(1, "ADDR"), oldLen: num(2, "OLDLEN"), newLen: num(3, "NEWLEN"), flags, newAddr };
+    }
+    case "prctl": {
+      const usage = "prctl memory_merge 0|1";
+      need(words, 3, line, usage);
+      noMore(words, 3, line, usage);
+      if (words[1] !== "memory_merge") throw new ScenarioError(line, `unknown prctl option '${words[1]}' (only memory_merge)`);
+      return { line, op, option: "memory_merge", value: num(2, "value") };
+    }
+    case "file": {
+      const usage = "file NAME SIZE";
+      need(words, 3, line, usage);
+      noMore(words, 3, line, usage);
+      const name = parseName(words[1]!, line, "file name");
+      if (files.has(name)) throw new ScenarioError(line, `file name '${name}' is already in use`);
+      files.add(name);
+      return { line, op, name, size: num(2, "SIZE") };
+    }
+    case "open": {
+      const usage = "open NAME PATH";
+      need(words, 3, line, usage);
+      noMore(words, 3, line, usage);
+      const name = parseName(words[1]!, line, "file name");
+      if (files.has(name)) throw new ScenarioError(line, `file name '${name}' is already in use`);
+      const path = words[2]!;
+      if (!SUPPORTED_OPEN_PATHS.includes(path)) throw new ScenarioError(line, `cannot open '${path}': the simulator knows only ${SUPPORTED_OPEN_PATHS.join(", ")}`);
+      files.add(name);
+      return { line, op, name, path };
+    }
+    case "write": {
+      need(words, 3, line, "write ADDR LEN [N|unique|cycle K]");
+      return { line, op, addr: num(1, "ADDR"), len: num(2, "LEN"), content: parseContent(words, line) };
+    }
+    case "process":
+    case "fork": {
+      const usage = `${op} NAME`;
+      need(words, 2, line, usage);
+      noMore(words, 2, line, usage);
+      return { line, op, name: parseName(words[1]!, line, "process name") };
+    }
+    case "ksm": {
+      const usage = "ksm KEY=VALUE...";
+      need(words, 2, line, usage);
+      const settings: (readonly [string, bigint])[] = [];
+      for (const w of words.slice(1)) {
+        const eq = w.indexOf("=");
+        if (eq <= 0) throw new ScenarioError(line, `expected KEY=VALUE, got '${w}'`);
+        const key = w.slice(0, eq);
+        if (!KSM_KNOBS.includes(key)) throw new ScenarioError(line, `unknown ksm knob '${key}'`);
+        settings.push([key, parseNumber(w.slice(eq + 1), line, key, true)]);
+      }
+      return { line, op, settings };
+    }
+    case "ksm_scan":
+    case "max_map_count": {
+      const usage = `${op} N`;
+      need(words, 2, line, usage);
+      noMore(words, 2, line, usage);
+      return op === "ksm_scan" ? { line, op, n: num(1, "N") } : { line, op, value: num(1, "N") };
+    }
+    case "maps":
+    case "vmflags":
+    case "count":
+    case "ksm_stat":
+      noMore(words, 1, line, op);
+      return { line, op };
+    case "echo":
+      return { line, op, text: words.slice(1).join(" ") };
+    default:
+      throw new ScenarioError(line, `unknown command '${op}'`);
+  }
+}
+
+/** Device and file paths that `open` accepts (the simulator must model each). */
+export const SUPPORTED_OPEN_PATHS: readonly string[] = ["/dev/zero"];
+
+/** Parses a whole scenario. Throws ScenarioError (with the line) on the first malformed line. */
+export function parseScenario(text: string): Command[] {
+  const commands: Command[] = [];
+  const files = new Set<string>();
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const hash = raw.indexOf("#");
+    const body = hash >= 0 ? raw.slice(0, hash) : raw;
+    const words = body.split(/[ \t]+/).filter((w) => w.length > 0);
+    if (words.length === 0) continue;
+    commands.push(parseWords(words, i + 1, files));
+  }
+  return commands;
+}
