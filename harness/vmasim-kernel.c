@@ -247,10 +247,24 @@ static uint64_t npages(uint64_t len)
 	return len / PAGE_SZ + (len % PAGE_SZ != 0);
 }
 
+/*
+ * The pages that the bytes [addr, addr+len) touch, from addr's page on; a
+ * range running past 2^64 is cut there (the pages up there are never mapped,
+ * so the walk stops with EFAULT before).
+ */
+static uint64_t touched_pages(uint64_t addr, uint64_t len)
+{
+	uint64_t base = addr & ~(PAGE_SZ - 1);
+	uint64_t room = (UINT64_MAX - base) / PAGE_SZ + 1;
+	uint64_t skew = addr - base;
+	uint64_t n = len > UINT64_MAX - skew ? room : npages(skew + len);
+	return n < room ? n : room;
+}
+
 /* Writes page by page through GUP (no FOLL_FORCE); stops at the first failure. */
 static int worker_write(uint64_t addr, uint64_t len, uint64_t mode, uint64_t arg)
 {
-	uint64_t base = addr & ~(PAGE_SZ - 1), n = npages(len);
+	uint64_t base = addr & ~(PAGE_SZ - 1), n = touched_pages(addr, len);
 	pid_t self = getpid();
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t pa = base + i * PAGE_SZ;
@@ -267,7 +281,7 @@ static int worker_write(uint64_t addr, uint64_t len, uint64_t mode, uint64_t arg
 
 static int worker_read(uint64_t addr, uint64_t len)
 {
-	uint64_t base = addr & ~(PAGE_SZ - 1), n = npages(len);
+	uint64_t base = addr & ~(PAGE_SZ - 1), n = touched_pages(addr, len);
 	pid_t self = getpid();
 	for (uint64_t i = 0; i < n; i++) {
 		struct iovec l = { byte_buf, 1 };

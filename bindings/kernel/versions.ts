@@ -26,6 +26,12 @@ export interface KernelSwitches {
   /** 6.18.44 / 7.x difference: MREMAP_DONTUNMAP may merge the copy with its own source. */
   readonly dontunmapSelfMerge: boolean;
   /**
+   * 6.18 ("mm/mremap: correctly account old mapping after MREMAP_DONTUNMAP
+   * remap"): the source of a DONTUNMAP move keeps VM_ACCOUNT. Before, it was
+   * cleared together with VM_LOCKED (measured on 6.18.44: kept).
+   */
+  readonly dontunmapKeepsAccount: boolean;
+  /**
    * What-if (David Hildenbrand's review of the 2025 series): KSM also accepts
    * private VM_PFNMAP, VM_MIXEDMAP, VM_IO and VM_DONTEXPAND mappings. Off in
    * every real kernel up to 7.2.
@@ -41,14 +47,15 @@ const K6_18: KernelSwitches = {
   copiedFromForkCheck: true,
   multiVmaMremap: true,
   dontunmapSelfMerge: true,
+  dontunmapKeepsAccount: true,
   ksmAllowSpecial: false,
 };
 
 /** The presets; "6.18" is the live kernel of these machines and the default. */
 export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
   "6.18": K6_18,
-  "6.17": { ...K6_18, copiedFromForkCheck: false },
-  "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false },
+  "6.17": { ...K6_18, copiedFromForkCheck: false, dontunmapKeepsAccount: false },
+  "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false, dontunmapKeepsAccount: false },
 };
 
 export const DEFAULT_KERNEL = "6.18";

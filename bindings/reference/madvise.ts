@@ -16,7 +16,7 @@ import { FileKind } from "../engine.js";
 import { ksm_compatible } from "./ksm.js";
 import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
-import { anon_vma_prepare } from "./memory.js";
+import { anon_vma_prepare, beyond_eof } from "./memory.js";
 import { offsetInPage, pageAlign } from "./mmap.js";
 import { vma_modify_flags } from "./vma.js";
 
@@ -75,12 +75,25 @@ function madvise_page_advice(vma: Vma, advice: number): number {
     case MADV_PAGEOUT:
       return vmAny(f, VM_LOCKED | VM_PFNMAP | VM_HUGETLB) ? -EINVAL : 0;
     case MADV_COLLAPSE:
-      if (vmAny(f, VM_NOHUGEPAGE | VM_SPECIAL)) return -EINVAL;
-      return vma_is_anonymous(vma) || vma.file?.kind === FileKind.ShmemAnon ? 0 : -EINVAL;
+      return madvise_collapse(vma);
     case MADV_WILLNEED:
     default:
       return 0;
   }
+}
+
+/**
+ * MADV_COLLAPSE needs a VMA allowed to hold a PMD-sized THP: one that spans an
+ * aligned 2 MiB range, is not VM_NOHUGEPAGE or special, and (anonymous) has an
+ * anon_vma (thp_vma_allowable_order() with TVA_FORCED_COLLAPSE).
+ */
+function madvise_collapse(vma: Vma): number {
+  const PMD_PAGES = 512;
+  const firstAligned = Math.ceil(vma.start / PMD_PAGES) * PMD_PAGES;
+  if (firstAligned + PMD_PAGES > vma.end) return -EINVAL;
+  if (vmAny(vma.flags, VM_NOHUGEPAGE | VM_SPECIAL)) return -EINVAL;
+  if (vma_is_anonymous(vma)) return vma.anonVma === null ? -EINVAL : 0;
+  return vma.file?.kind === FileKind.ShmemAnon ? 0 : -EINVAL;
 }
 
 /** One VMA's part [start, end) of the range (madvise_vma_behavior()). */
@@ -112,10 +125,9 @@ function madvise_populate(k: Kernel, mm: Mm, start: number, end: number, write: 
     if (vmAny(vma.flags, VM_IO | VM_PFNMAP)) return -EINVAL;
     if (write ? !vmAny(vma.flags, VM_WRITE) : !vmAny(vma.flags, VM_READ)) return -EINVAL;
     const stop = Math.min(end, vma.end);
-    const f = vma.file;
-    if (f !== null && f.kind === FileKind.Regular && vma.pgoff + (page - vma.start) >= f.sizePages) return -EFAULT;
+    if (beyond_eof(vma, page)) return -EFAULT;
     if (write && !vmAny(vma.flags, VM_SHARED | VM_MAYSHARE)) anon_vma_prepare(k, mm, vma);
-    if (f !== null && f.kind === FileKind.Regular && vma.pgoff + (stop - 1 - vma.start) >= f.sizePages) return -EFAULT;
+    if (beyond_eof(vma, stop - 1)) return -EFAULT;
     page = stop;
   }
   return 0;

@@ -45,9 +45,9 @@ export function anon_vma_prepare(k: Kernel, mm: Mm, vma: Vma): void {
 }
 
 /** Whether page lies beyond the end of the file behind vma (a fault there is SIGBUS). */
-function beyond_eof(vma: Vma, page: number): boolean {
+export function beyond_eof(vma: Vma, page: number): boolean {
   const f = vma.file;
-  return f !== null && f.kind === FileKind.Regular && vma.pgoff + (page - vma.start) >= f.sizePages;
+  return f !== null && f.kind !== FileKind.DevZero && vma.pgoff + (page - vma.start) >= f.sizePages;
 }
 
 /**
@@ -84,8 +84,7 @@ export function read_pages(mm: Mm, first: number, last: number): number {
     const vma = mm.tree.lookup(page);
     if (vma === null || !vmAny(vma.flags, VM_READ)) return -EFAULT;
     const stop = Math.min(last, vma.end);
-    if (beyond_eof(vma, page)) return -EFAULT;
-    if (vma.file !== null && vma.file.kind === FileKind.Regular && vma.pgoff + (stop - 1 - vma.start) >= vma.file.sizePages) return -EFAULT;
+    if (beyond_eof(vma, page) || beyond_eof(vma, stop - 1)) return -EFAULT;
     page = stop;
   }
   return 0;

@@ -4,7 +4,7 @@
  * Byte addresses at the syscall boundary, page numbers inside.
  */
 import {
-  EBADF, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
+  EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE,
   MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_TYPE, MMAP_BASE, PAGE_SHIFT,
   PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_GUARD_GAP_PAGES, TASK_SIZE, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
   VM_LOCKED, VM_LOCKED_MASK, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NORESERVE, VM_READ, VM_SHARED,
@@ -154,8 +154,8 @@ function __mmap_region(k: Kernel, mm: Mm, file: File | null, addr: number, len: 
   if (vma === null) {
     // __mmap_new_vma(): the driver's .mmap hook runs, then the late KSM check.
     let vmaFile = file;
-    if (file !== null && file.kind === FileKind.DevZero && vmAny(vmFlags, VM_SHARED)) vmaFile = new File(k.nextFileId++, FileKind.ShmemAnon, 0);
-    if (file === null && vmAny(vmFlags, VM_SHARED)) vmaFile = new File(k.nextFileId++, FileKind.ShmemAnon, 0);
+    // shmem_zero_setup(): shared anonymous memory is a new shmem file as long as the mapping.
+    if ((file === null || file.kind === FileKind.DevZero) && vmAny(vmFlags, VM_SHARED)) vmaFile = new File(k.nextFileId++, FileKind.ShmemAnon, end - start);
     if (!early) vmFlags = ksm_vma_flags(k, mm, file, vmFlags);
     vma = new Vma(start, end, pgoff, vmFlags, vmaFile);
     mm.tree.insert(vma);
@@ -203,9 +203,9 @@ export function do_mmap(k: Kernel, mm: Mm, file: File | null, addr: number, len:
     }
     if (file.kind === FileKind.Regular && pgoff + len / PAGE_SIZE > 2 ** (63 - PAGE_SHIFT)) return -EOVERFLOW;
     if (vmAny(vmFlags, VM_GROWSDOWN)) return -EINVAL;
-    if (file.kind === FileKind.None) return -ENODEV;
   } else {
-    if (type === MAP_SHARED || type === 3) {
+    // MAP_SHARED_VALIDATE is for files only.
+    if (type === MAP_SHARED) {
       if (vmAny(vmFlags, VM_GROWSDOWN)) return -EINVAL;
       pgoff = 0;
       vmFlags = vmSet(vmFlags, VM_SHARED | VM_MAYSHARE);

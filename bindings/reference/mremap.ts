@@ -11,7 +11,7 @@ import { vmAny, vmClear, vmSet } from "../kernel/vmflags.js";
 import { FileKind } from "../engine.js";
 import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
-import { do_munmap, do_vmi_align_munmap, get_unmapped_area, mm_populate, offsetInPage, pageAlign } from "./mmap.js";
+import { do_munmap, get_unmapped_area, mm_populate, offsetInPage, pageAlign } from "./mmap.js";
 import { type VmaMergeStruct, dup_anon_vma, vma_merge_new_range } from "./vma.js";
 
 /** struct vma_remap_struct, in bytes like the kernel's. */
@@ -117,9 +117,9 @@ function move_vma(k: Kernel, mm: Mm, vrm: Vrm): number {
   if (vmAny(vma.flags, VM_LOCKED)) vrm.mlocked = true;
   const end = addrPage + vrm.oldLen / PAGE_SIZE;
   if (vrm.flags & MREMAP_DONTUNMAP) {
-    // dontunmap_complete(): the source stays, unlocked and unaccounted; a wholly moved one drops its anon_vma.
+    // dontunmap_complete(): the source stays, unlocked; a wholly moved one drops its anon_vma.
     const whole = addrPage === vma.start && end === vma.end;
-    vma.flags = vmClear(vma.flags, VM_LOCKED_MASK | VM_ACCOUNT);
+    vma.flags = vmClear(vma.flags, k.switches.dontunmapKeepsAccount ? VM_LOCKED_MASK : VM_LOCKED_MASK | VM_ACCOUNT);
     if (newVma !== vma && whole) {
       vma.anonVma = null;
       vma.anonChain = 0;
@@ -131,7 +131,8 @@ function move_vma(k: Kernel, mm: Mm, vrm: Vrm): number {
   const vmStart = vma.start;
   const vmEnd = vma.end;
   if (accountable) vma.flags = vmClear(vma.flags, VM_ACCOUNT);
-  const err = do_vmi_align_munmap(k, mm, addrPage, end);
+  // A failed unmap (old_len 0 duplicates a shared mapping) leaves everything as it is.
+  const err = do_munmap(k, mm, vrm.addr, vrm.oldLen);
   if (err === 0 && accountable) {
     if (vmStart < addrPage) {
       const prev = mm.tree.findPrev(addrPage)!;
@@ -141,8 +142,6 @@ function move_vma(k: Kernel, mm: Mm, vrm: Vrm): number {
       const next = mm.tree.find(end)!;
       next.flags = vmSet(next.flags, VM_ACCOUNT);
     }
-  } else if (err !== 0 && accountable) {
-    vma.flags = vmSet(vma.flags, VM_ACCOUNT);
   }
   return vrm.newAddr;
 }
@@ -221,11 +220,13 @@ function mremap_at(k: Kernel, mm: Mm, vrm: Vrm): number {
 }
 
 /**
- * VMAs that may move together with others: not files with their own
- * get_unmapped_area (regular files here, /dev/zero) (vma_multi_allowed()).
+ * VMAs that may move together with others: not those whose file has its own
+ * get_unmapped_area that could ignore MREMAP_FIXED. Anonymous memory, shmem
+ * and thp_get_unmapped_area files (ext4 regular files) may; /dev/zero's
+ * private mappings may not (vma_multi_allowed()).
  */
 function vma_multi_allowed(vma: Vma): boolean {
-  return vma.file === null || vma.file.kind === FileKind.ShmemAnon;
+  return vma.file === null || vma.file.kind !== FileKind.DevZero;
 }
 
 /**

@@ -2,7 +2,8 @@
  * The reference engine's VMA index: an address-ordered array with binary
  * search. It stands in for the maple tree: find_vma(), vma_prev/vma_next,
  * insert and erase. Simple and obviously correct; the Wasm engine has the
- * fast structure.
+ * fast structure. VMAs are mutated in place: callers must erase a VMA before
+ * growing a neighbour over its range, so the array stays sorted and disjoint.
  */
 import type { Vma } from "./mm_types.js";
 
@@ -70,6 +71,7 @@ export class VmaTree {
   /** The VMAs intersecting [lo, hi) in address order. */
   range(lo: number, hi: number): Vma[] {
     const out: Vma[] = [];
+    if (lo >= hi) return out;
     for (let i = this.indexAbove(lo); i < this.vmas.length && this.vmas[i]!.start < hi; i++) out.push(this.vmas[i]!);
     return out;
   }

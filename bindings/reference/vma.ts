@@ -112,10 +112,10 @@ function vma_expand(vmg: VmaMergeStruct, target: Vma, start: number, end: number
   const removeNext = next !== null && target !== next && end === next.end;
   if (removeNext) dup_anon_vma(target, next);
   if (vmg.copiedFrom !== null) dup_anon_vma(target, vmg.copiedFrom);
+  if (removeNext) vmg.mm.tree.remove(next!);
   target.start = start;
   target.end = end;
   target.pgoff = pgoff;
-  if (removeNext) vmg.mm.tree.remove(next!);
 }
 
 /**
@@ -172,16 +172,16 @@ export function vma_merge_existing_range(vmg: VmaMergeStruct): Vma | null {
     // prev absorbs middle and next.
     dup_anon_vma(prev!, next);
     dup_anon_vma(prev!, middle);
-    prev!.end = next!.end;
     mm.tree.remove(middle);
     mm.tree.remove(next!);
+    prev!.end = next!.end;
     return prev;
   }
   if (canMergeLeft) {
     dup_anon_vma(prev!, middle);
     if (removeMiddle) {
-      prev!.end = middle.end;
       mm.tree.remove(middle);
+      prev!.end = middle.end;
     } else {
       // prev takes [s, e); middle keeps [e, middle.end).
       prev!.end = e;
@@ -193,9 +193,9 @@ export function vma_merge_existing_range(vmg: VmaMergeStruct): Vma | null {
   // canMergeRight
   dup_anon_vma(next!, middle);
   if (removeMiddle) {
+    mm.tree.remove(middle);
     next!.pgoff = middle.pgoff;
     next!.start = middle.start;
-    mm.tree.remove(middle);
   } else {
     // next grows down to s; middle keeps [middle.start, s).
     next!.pgoff -= next!.start - s;

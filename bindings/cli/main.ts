@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+/**
+ * The vmasim command line. It drives the scenario runner (through the facade)
+ * and the live-kernel harness; it never touches an engine directly.
+ */
+import { readFileSync } from "node:fs";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { createTwoFilesPatch } from "diff";
+import { liveKernelAvailable, runOnKernel } from "../harness/live.js";
+import { KERNEL_PRESETS } from "../kernel/versions.js";
+import { ScenarioError } from "../scenario/commands.js";
+import { runScenarioLines } from "../scenario/run.js";
+import { allocatorWorkload } from "../scenario/workloads.js";
+
+const HELP: Record<string, string> = {
+  main: `vmasim: a simulator of the Linux VMA layer and KSM
+
+usage: vmasim COMMAND [options]
+
+commands:
+  run FILE|-        run a scenario on the simulator and print its report
+  compare FILE      run a scenario on two or more kernel versions side by side
+  kernel FILE       run a scenario on the live kernel of this machine
+  verify FILE...    run each scenario on the simulator and the live kernel and compare
+  showcase          the 6.16 vs 6.18 VMA counts of an allocator-like workload
+
+'vmasim COMMAND --help' describes each command. Kernel versions: ${Object.keys(KERNEL_PRESETS).join(", ")}.`,
+  run: `usage: vmasim run FILE|- [--engine ts|wasm] [--kernel VERSION] [--set SWITCH=on|off]...
+
+Runs the scenario in FILE (or standard input for '-') and prints the report.
+Exit status: 0 on success, 2 for a malformed scenario or a bad argument.`,
+  compare: `usage: vmasim compare FILE --kernel A --kernel B [--engine ts|wasm]
+
+Runs the scenario on each kernel version and prints the reports side by side,
+with each version's VMA count.`,
+  kernel: `usage: vmasim kernel FILE|-
+
+Runs the scenario in real processes on this machine's kernel (a small C
+harness built with cc) and prints the same report as 'vmasim run'. Needs root
+for KSM knobs, mlock and max_map_count.`,
+  verify: `usage: vmasim verify FILE... [--engine ts|wasm] [--kernel VERSION]
+
+Runs each scenario on the simulator and on the live kernel and compares the
+reports. Prints PASS or FAIL (with a diff) per file, then 'N passed, N failed'.
+Exit status 1 if any file fails.`,
+  showcase: `usage: vmasim showcase [--chunks N]
+
+Runs an allocator-like workload (adjacent anonymous mmaps, some writes and
+mprotects, under PR_SET_MEMORY_MERGE) on Linux 6.16 and 6.18 behaviour and
+prints the VMA counts side by side, plus the live kernel's count if available.`,
+};
+
+class UsageError extends Error {}
+
+function readScenario(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig["options"]>): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return { values: r.values as Record<string, unknown>, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function engineOf(v: unknown): "ts" | "wasm" {
+  if (v === undefined || v === "ts" || v === "wasm") return (v as "ts" | "wasm" | undefined) ?? "ts";
+  throw new UsageError(`--engine must be ts or wasm, not '${String(v)}'`);
+}
+
+function cmdRun(args: string[]): number {
+  const { values, positionals } = parse(args, { engine: { type: "string" }, kernel: { type: "string" }, set: { type: "string", multiple: true } });
+  if (values.help) return help("run");
+  if (positionals.length !== 1) throw new UsageError("run takes one FILE (or - for standard input)");
+  const text = readScenario(positionals[0]!);
+  const lines = runScenarioLines(text, { engine: engineOf(values.engine), kernel: (values.kernel as string) ?? "6.18", set: (values.set as string[]) ?? [] });
+  process.stdout.write(lines.map((l) => `${l}\n`).join(""));
+  return 0;
+}
+
+function cmdCompare(args: string[]): number {
+  const { values, positionals } = parse(args, { engine: { type: "string" }, kernel: { type: "string", multiple: true } });
+  if (values.help) return help("compare");
+  if (positionals.length !== 1) throw new UsageError("compare takes one FILE");
+  const kernels = (values.kernel as string[] | undefined) ?? ["6.16", "6.18"];
+  if (kernels.length < 2) throw new UsageError("compare needs at least two --kernel versions");
+  const text = readScenario(positionals[0]!);
+  const runs = kernels.map((k) => runScenarioLines(text, { engine: engineOf(values.engine), kernel: k }));
+  const width = Math.max(24, ...runs.slice(0, -1).flatMap((r) => r.map((l) => l.length)));
+  const rows = Math.max(...runs.map((r) => r.length));
+  process.stdout.write(`${kernels.map((k, i) => `kernel ${k}`.padEnd(i < kernels.length - 1 ? width : 0)).join(" | ")}\n`);
+  for (let i = 0; i < rows; i++) {
+    process.stdout.write(`${runs.map((r, j) => (r[i] ?? "").padEnd(j < runs.length - 1 ? width : 0)).join(" | ").trimEnd()}\n`);
+  }
+  return 0;
+}
+
+function requireKernel(): void {
+  const k = liveKernelAvailable();
+  if (!k.ok) throw new UsageError(`the live kernel cannot be used here: ${k.reason}`);
+}
+
+function cmdKernel(args: string[]): number {
+  const { values, positionals } = parse(args, {});
+  if (values.help) return help("kernel");
+  if (positionals.length !== 1) throw new UsageError("kernel takes one FILE");
+  requireKernel();
+  const lines = runOnKernel(readScenario(positionals[0]!));
+  process.stdout.write(lines.map((l) => `${l}\n`).join(""));
+  return 0;
+}
+
+function cmdVerify(args: string[]): number {
+  const { values, positionals } = parse(args, { engine: { type: "string" }, kernel: { type: "string" } });
+  if (values.help) return help("verify");
+  if (positionals.length === 0) throw new UsageError("verify takes one or more FILEs");
+  requireKernel();
+  let passed = 0;
+  let failed = 0;
+  for (const file of positionals) {
+    const text = readScenario(file);
+    let sim: string[];
+    let real: string[];
+    try {
+      sim = runScenarioLines(text, { engine: engineOf(values.engine), kernel: (values.kernel as string) ?? "6.18" });
+      real = runOnKernel(text);
+    } catch (e) {
+      failed++;
+      process.stdout.write(`FAIL ${file}: ${(e as Error).message}\n`);
+      continue;
+    }
+    if (sim.join("\n") === real.join("\n")) {
+      passed++;
+      process.stdout.write(`PASS ${file}\n`);
+    } else {
+      failed++;
+      process.stdout.write(`FAIL ${file}\n`);
+      process.stdout.write(createTwoFilesPatch("kernel", "vmasim", `${real.join("\n")}\n`, `${sim.join("\n")}\n`, "", "", { context: 2 }));
+    }
+  }
+  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+  return failed === 0 ? 0 : 1;
+}
+
+function cmdShowcase(args: string[]): number {
+  const { values } = parse(args, { chunks: { type: "string" } });
+  if (values.help) return help("showcase");
+  const chunks = values.chunks === undefined ? 2000 : Number(values.chunks);
+  if (!Number.isInteger(chunks) || chunks < 1 || chunks > 100000) throw new UsageError("--chunks must be a whole number from 1 to 100000");
+  const text = allocatorWorkload(chunks);
+  const count = (lines: string[]) => lines.at(-1)?.replace("vmas ", "") ?? "?";
+  const c16 = count(runScenarioLines(text, { kernel: "6.16" }));
+  const c18 = count(runScenarioLines(text, { kernel: "6.18" }));
+  const out = [
+    `allocator-like workload: ${chunks} adjacent anonymous mmaps of 1-16 pages under prctl(PR_SET_MEMORY_MERGE), a third written, some mprotected, some freed and mapped again`,
+    "",
+    `  Linux 6.16 behaviour   ${c16.padStart(7)} VMAs`,
+    `  Linux 6.18 behaviour   ${c18.padStart(7)} VMAs`,
+  ];
+  const live = liveKernelAvailable();
+  if (live.ok) out.push(`  live kernel (here)     ${count(runOnKernel(text)).padStart(7)} VMAs`);
+  else out.push(`  live kernel: not run (${live.reason})`);
+  out.push("", "Up to 6.16 a new VMA got VM_MERGEABLE only after the merge attempt, so it never merged with its already-mergeable neighbours; 6.17 sets the flag first.");
+  process.stdout.write(`${out.join("\n")}\n`);
+  return 0;
+}
+
+function help(cmd: string): number {
+  process.stdout.write(`${HELP[cmd]}\n`);
+  return 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => number> = {
+  run: cmdRun, compare: cmdCompare, kernel: cmdKernel, verify: cmdVerify, showcase: cmdShowcase,
+};
+
+export function main(argv: string[]): number {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === "--help" || cmd === "-h" || cmd === "help") return help("main");
+    const f = COMMANDS[cmd];
+    if (f === undefined) throw new UsageError(`unknown command '${cmd}' (try 'vmasim --help')`);
+    return f(rest);
+  } catch (e) {
+    if (e instanceof ScenarioError) {
+      process.stderr.write(`vmasim: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`vmasim: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`vmasim: internal error: ${(e as Error).message}\n`);
+    return 70;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

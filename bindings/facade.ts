@@ -1,0 +1,241 @@
+/**
+ * The public facade: a simulated machine with processes whose address spaces
+ * answer the kernel's calls. It is the only way in to an engine; results are
+ * plain typed objects and failures are errno names, never exceptions.
+ */
+import { type Engine, FileKind, type VmaInfo } from "./engine.js";
+import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
+import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
+import { ReferenceEngine } from "./reference/engine.js";
+import type { VmaView } from "./scenario/report.js";
+
+export type EngineName = "ts" | "wasm";
+
+/** A syscall's result: the value, or the kernel's errno name. */
+export type SysResult<T = number> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: string };
+
+export interface SimulationOptions {
+  /** Which engine runs the simulation (default "ts"). */
+  readonly engine?: EngineName;
+  /** Kernel behaviour preset (default "6.18"). */
+  readonly kernel?: string;
+  /** Single switches on top of the preset, e.g. ["ksmEarly=off"]. */
+  readonly set?: readonly string[];
+}
+
+/** One VMA as the facade reports it. */
+export interface Vma {
+  readonly start: number;
+  readonly end: number;
+  /** vm_flags bits. */
+  readonly flags: number;
+  /** The smaps VmFlags mnemonics, e.g. "rd wr mr mw me ac". */
+  readonly vmflags: string;
+  /** As in /proc/PID/maps, e.g. "rw-p". */
+  readonly perms: string;
+  /** vm_pgoff in pages. */
+  readonly pgoff: number;
+  /** The name of the file or device, "/dev/zero (deleted)" for shared anonymous memory, or null. */
+  readonly file: string | null;
+  /** anon_vma identity (0: none yet); equal numbers are the same anon_vma. */
+  readonly anonVma: number;
+  /** True if the VMA's anon_vma came through fork (its chain is longer than one). */
+  readonly forkChild: boolean;
+}
+
+/** Page content for write(): a value in every word, each page's own address, or a cycle of K values. */
+export type PageContent = { readonly value: bigint } | "unique" | { readonly cycle: number };
+
+type Num = number | bigint;
+
+function num(v: Num): number {
+  return typeof v === "bigint" ? Number(v) : v;
+}
+
+function result(r: number): SysResult {
+  return r < 0 ? { ok: false, errno: errnoName(-r) } : { ok: true, value: r };
+}
+
+function parseProtArg(prot: string | number): number {
+  if (typeof prot === "number") return prot;
+  if (!/^[r-][w-][x-]$/.test(prot)) throw new TypeError(`bad prot '${prot}' (expected e.g. "rw-")`);
+  return (prot[0] === "r" ? 1 : 0) | (prot[1] === "w" ? 2 : 0) | (prot[2] === "x" ? 4 : 0);
+}
+
+function parseMapFlagsArg(flags: string | number): number {
+  if (typeof flags === "number") return flags;
+  let bits = 0;
+  for (const name of flags.split("|")) {
+    const b = MAP_FLAG_NAMES[name];
+    if (b === undefined) throw new TypeError(`unknown mmap flag '${name}'`);
+    bits |= b;
+  }
+  return bits;
+}
+
+export function createEngine(name: EngineName, switches: KernelSwitches): Engine {
+  if (name === "ts") return new ReferenceEngine(switches);
+  throw new Error(`the '${name}' engine is not available in this build`);
+}
+
+/** An opened file or device, to be passed to mmap(). */
+export class FileHandle {
+  constructor(
+    readonly name: string,
+    readonly fd: number,
+  ) {}
+}
+
+export class Simulation {
+  readonly engine: Engine;
+  readonly kernel: string;
+  private readonly processes = new Map<string, AddressSpace>();
+  private readonly fileNames = new Map<number, string>();
+
+  constructor(opts: SimulationOptions = {}) {
+    this.kernel = opts.kernel ?? DEFAULT_KERNEL;
+    this.engine = createEngine(opts.engine ?? "ts", resolveKernel(this.kernel, opts.set ?? []));
+  }
+
+  /** The process called name, created empty the first time. */
+  process(name: string): AddressSpace {
+    let p = this.processes.get(name);
+    if (p === undefined) {
+      p = new AddressSpace(this, name, this.engine.createProcess());
+      this.processes.set(name, p);
+    }
+    return p;
+  }
+
+  /** fork(2) of parent; the child is called name. */
+  fork(parent: AddressSpace, name: string): SysResult<AddressSpace> {
+    if (this.processes.has(name)) throw new Error(`a process called '${name}' exists already`);
+    const pid = this.engine.fork(parent.pid);
+    if (pid < 0) return { ok: false, errno: errnoName(-pid) };
+    const child = new AddressSpace(this, name, pid);
+    this.processes.set(name, child);
+    return { ok: true, value: child };
+  }
+
+  /** A regular file of size bytes, opened read-write. */
+  createFile(name: string, size: Num): FileHandle {
+    const fd = this.engine.createFile(num(size));
+    this.fileNames.set(fd, name);
+    return new FileHandle(name, fd);
+  }
+
+  /** Open /dev/zero. */
+  openDevZero(name: string): FileHandle {
+    const fd = this.engine.openDevZero();
+    this.fileNames.set(fd, name);
+    return new FileHandle(name, fd);
+  }
+
+  get maxMapCount(): number {
+    return this.engine.getMaxMapCount();
+  }
+
+  set maxMapCount(n: number) {
+    this.engine.setMaxMapCount(n);
+  }
+
+  /** @internal the report name of a VMA's file. */
+  fileName(v: VmaInfo): string | null {
+    if (v.fileKind === FileKind.None) return null;
+    if (v.fileKind === FileKind.ShmemAnon) return "/dev/zero (deleted)";
+    return this.fileNames.get(v.file) ?? null;
+  }
+}
+
+export class AddressSpace {
+  constructor(
+    readonly sim: Simulation,
+    readonly name: string,
+    readonly pid: number,
+  ) {}
+
+  private get e(): Engine {
+    return this.sim.engine;
+  }
+
+  mmap(addr: Num, len: Num, prot: string | number, flags: string | number, file: FileHandle | null = null, offset: Num = 0): SysResult {
+    return result(this.e.mmap(this.pid, num(addr), num(len), parseProtArg(prot), parseMapFlagsArg(flags), file === null ? -1 : file.fd, num(offset)));
+  }
+
+  munmap(addr: Num, len: Num): SysResult {
+    return result(this.e.munmap(this.pid, num(addr), num(len)));
+  }
+
+  mprotect(addr: Num, len: Num, prot: string | number): SysResult {
+    return result(this.e.mprotect(this.pid, num(addr), num(len), parseProtArg(prot)));
+  }
+
+  madvise(addr: Num, len: Num, advice: string | number): SysResult {
+    const a = typeof advice === "number" ? advice : MADV[advice];
+    if (a === undefined) throw new TypeError(`unknown madvise advice '${advice}'`);
+    return result(this.e.madvise(this.pid, num(addr), num(len), a));
+  }
+
+  mremap(addr: Num, oldLen: Num, newLen: Num, opts: { maymove?: boolean; fixed?: Num; dontunmap?: boolean } = {}): SysResult {
+    const flags = (opts.maymove || opts.fixed !== undefined ? 1 : 0) | (opts.fixed !== undefined ? 2 : 0) | (opts.dontunmap ? 4 : 0);
+    return result(this.e.mremap(this.pid, num(addr), num(oldLen), num(newLen), flags, num(opts.fixed ?? 0)));
+  }
+
+  mlock(addr: Num, len: Num): SysResult {
+    return result(this.e.mlock(this.pid, num(addr), num(len)));
+  }
+
+  munlock(addr: Num, len: Num): SysResult {
+    return result(this.e.munlock(this.pid, num(addr), num(len)));
+  }
+
+  /** prctl(PR_SET_MEMORY_MERGE, value). */
+  setMemoryMerge(value: Num): SysResult {
+    return result(this.e.prctlMemoryMerge(this.pid, num(value)));
+  }
+
+  /** Write every page of the range (faulting it in); EFAULT at the first page that cannot be written. */
+  write(addr: Num, len: Num, content: PageContent = { value: 1n }): SysResult {
+    const [mode, arg] = content === "unique" ? [1, 0n] : "cycle" in content ? [2, BigInt(content.cycle)] : [0, content.value];
+    return result(this.e.writePages(this.pid, num(addr), num(len), mode, arg));
+  }
+
+  /** Read one byte of every page of the range; EFAULT at the first page that cannot be read. */
+  read(addr: Num, len: Num): SysResult {
+    return result(this.e.readPages(this.pid, num(addr), num(len)));
+  }
+
+  /** mm->map_count: every VMA of the process. */
+  get mapCount(): number {
+    return this.e.mapCount(this.pid);
+  }
+
+  /** The VMAs intersecting [lo, hi) (default: the report window). */
+  vmas(lo: number = WINDOW_START, hi: number = WINDOW_END): Vma[] {
+    return this.e.vmas(this.pid, lo, hi).map((v) => this.toVma(v));
+  }
+
+  /** find_vma(): the first VMA ending above addr, or null. */
+  findVma(addr: Num): Vma | null {
+    const v = this.e.findVma(this.pid, num(addr));
+    return v === null ? null : this.toVma(v);
+  }
+
+  /** The VMAs of the window as reports print them. */
+  views(): VmaView[] {
+    const out: VmaView[] = [];
+    for (const v of this.vmas()) {
+      if (v.start < WINDOW_START || v.end > WINDOW_END) continue;
+      out.push({ start: v.start, end: v.end, perms: v.perms, offset: v.file === null ? 0 : v.pgoff * PAGE_SIZE, name: v.file, vmflags: v.vmflags });
+    }
+    return out;
+  }
+
+  private toVma(v: VmaInfo): Vma {
+    const perms = `${v.flags & VM_READ ? "r" : "-"}${v.flags & VM_WRITE ? "w" : "-"}${v.flags & VM_EXEC ? "x" : "-"}${v.flags & VM_MAYSHARE ? "s" : "p"}`;
+    return {
+      start: v.start, end: v.end, flags: v.flags, vmflags: vmFlagCodes(v.flags), perms, pgoff: v.pgoff,
+      file: this.sim.fileName(v), anonVma: v.anonVma, forkChild: v.anonVma !== 0 && v.anonChain !== 1,
+    };
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The scenario runner: parses a scenario and plays it on a Simulation,
+ * returning exactly the report lines the CLI prints. It knows nothing of the
+ * engine behind the facade.
+ */
+import { type AddressSpace, type EngineName, type FileHandle, Simulation } from "../facade.js";
+import { WINDOW_END, WINDOW_START } from "../kernel/facts.js";
+import { type Command, ScenarioError, commandWord } from "./commands.js";
+import { parseScenario } from "./parse.js";
+import { formatCount, formatError, formatMapsLine, formatVmflagsLine } from "./report.js";
+
+export interface RunOptions {
+  readonly engine?: EngineName;
+  readonly kernel?: string;
+  readonly set?: readonly string[];
+}
+
+const U64 = 2n ** 64n;
+
+/** A signed knob value or an out-of-range one: what the kernel's kstrtoul family refuses. */
+function n(v: bigint): number {
+  return Number(v);
+}
+
+/** Runs a scenario and returns its report text (lines joined with "\n", with a final newline). */
+export function runScenario(text: string, opts: RunOptions = {}): string {
+  const lines = runScenarioLines(text, opts);
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}
+
+/** Runs a scenario and returns its report lines. Throws ScenarioError for malformed input. */
+export function runScenarioLines(text: string, opts: RunOptions = {}): string[] {
+  const commands = parseScenario(text);
+  const sim = new Simulation({ engine: opts.engine ?? "ts", kernel: opts.kernel ?? "6.18", set: opts.set ?? [] });
+  return new Runner(sim).run(commands);
+}
+
+class Runner {
+  private current: AddressSpace;
+  private readonly files = new Map<string, FileHandle>();
+  private readonly out: string[] = [];
+
+  constructor(private readonly sim: Simulation) {
+    this.current = sim.process("main");
+  }
+
+  run(commands: readonly Command[]): string[] {
+    for (const c of commands) this.step(c);
+    return this.out;
+  }
+
+  private fail(c: Command, errno: string): void {
+    this.out.push(formatError(c.line, commandWord(c), errno));
+  }
+
+  private check(c: Command, r: { ok: boolean; errno?: string }): void {
+    if (!r.ok) this.fail(c, r.errno!);
+  }
+
+  private step(c: Command): void {
+    const p = this.current;
+    switch (c.op) {
+      case "mmap": {
+        const f = c.file === null ? null : this.files.get(c.file)!;
+        return this.check(c, p.mmap(c.addr, c.len, c.prot, c.flags, f, c.offset));
+      }
+      case "munmap": return this.check(c, p.munmap(c.addr, c.len));
+      case "mprotect": return this.check(c, p.mprotect(c.addr, c.len, c.prot));
+      case "madvise": return this.check(c, p.madvise(c.addr, c.len, c.advice));
+      case "mremap": {
+        const fixed = (c.flags & 2) !== 0 ? { fixed: c.newAddr } : {};
+        return this.check(c, p.mremap(c.addr, c.oldLen, c.newLen, { maymove: (c.flags & 1) !== 0, dontunmap: (c.flags & 4) !== 0, ...fixed }));
+      }
+      case "mlock": return this.check(c, p.mlock(c.addr, c.len));
+      case "munlock": return this.check(c, p.munlock(c.addr, c.len));
+      case "prctl": return this.check(c, p.setMemoryMerge(c.value % U64));
+      case "file":
+        this.files.set(c.name, this.sim.createFile(c.name, c.size));
+        return;
+      case "open":
+        this.files.set(c.name, this.sim.openDevZero(c.name));
+        return;
+      case "write": {
+        const content = c.content.kind === "unique" ? "unique" : c.content.kind === "cycle" ? { cycle: n(c.content.k) } : { value: c.content.value };
+        return this.check(c, p.write(c.addr, c.len, content));
+      }
+      case "read": return this.check(c, p.read(c.addr, c.len));
+      case "process":
+        this.current = this.sim.process(c.name);
+        return;
+      case "fork": {
+        const r = this.sim.fork(p, c.name);
+        if (r.ok) this.current = r.value;
+        else this.fail(c, r.errno);
+        return;
+      }
+      case "max_map_count": {
+        // The limit counts the process's VMAs outside the window too, as the kernel does.
+        const outside = p.mapCount - p.vmas(WINDOW_START, WINDOW_END).filter((v) => v.start >= WINDOW_START && v.end <= WINDOW_END).length;
+        this.sim.maxMapCount = n(c.value) + outside;
+        return;
+      }
+      case "maps":
+        for (const v of p.views()) this.out.push(formatMapsLine(v));
+        return;
+      case "vmflags":
+        for (const v of p.views()) this.out.push(formatVmflagsLine(v));
+        return;
+      case "count":
+        this.out.push(formatCount(p.views().length));
+        return;
+      case "echo":
+        this.out.push(c.text);
+        return;
+      case "ksm":
+      case "ksm_scan":
+      case "ksm_stat":
+        throw new ScenarioError(c.line, `'${c.op}' is not simulated yet (KSM scanning is not part of this version of vmasim)`);
+    }
+  }
+}
