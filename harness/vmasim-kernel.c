@@ -46,6 +46,8 @@
 #define MAX_KNOBS 32
 #define KSM_DIR "/sys/kernel/mm/ksm/"
 #define MAX_MAP_COUNT_PATH "/proc/sys/vm/max_map_count"
+/* The lowest vm.max_map_count the harness will set (see set_max_map_count). */
+#define MIN_SAFE_MAX_MAP_COUNT 4096
 #define KSM_SCAN_TIMEOUT_S 300
 
 #ifndef PR_SET_MEMORY_MERGE
@@ -872,6 +874,15 @@ static int set_max_map_count(uint64_t n)
 	}
 	uint64_t outside = (uint64_t)count_window(procs[cur].pid, 0);
 	uint64_t want = n + outside < n ? UINT64_MAX : n + outside;
+	/*
+	 * vm.max_map_count is machine-wide: a low value makes every other
+	 * process with more VMAs (node has a few hundred) fail its next mmap
+	 * while the scenario runs. Refuse values that could do that.
+	 */
+	if (want < MIN_SAFE_MAX_MAP_COUNT)
+		fatal("max_map_count %" PRIu64 " would set vm.max_map_count to %" PRIu64
+		      ", below %d: that would break other processes on this machine (the simulator accepts it)",
+		      n, want, MIN_SAFE_MAX_MAP_COUNT);
 	char buf[32];
 	snprintf(buf, sizeof buf, "%" PRIu64, want);
 	return write_str(MAX_MAP_COUNT_PATH, buf);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildHarness, liveKernelAvailable, runOnKernel } from "../../bindings/harness/live.js";
 import { ScenarioError } from "../../bindings/scenario/commands.js";
+import { runScenarioLines } from "../../bindings/scenario/run.js";
 
 const check = liveKernelAvailable();
 if (!check.ok) console.warn(`live-kernel harness tests skipped: ${check.reason}`);
@@ -235,15 +236,18 @@ describe.skipIf(!check.ok)("live kernel harness", () => {
   });
 
   it("max_map_count N limits the VMAs in the window (mmap may reach N + 1)", () => {
-    const out = run([
-      "max_map_count 2",
-      "mmap 0x100000000000 1p rw- private|anon|fixed",
-      "mmap 0x100000002000 1p rw- private|anon|fixed",
-      "mmap 0x100000004000 1p rw- private|anon|fixed",
-      "mmap 0x100000006000 1p rw- private|anon|fixed",
-      "count",
-    ]);
-    expect(out).toEqual(["! 5 mmap ENOMEM", "vmas 3"]);
+    const n = 4096;
+    const lines = [`max_map_count ${n}`];
+    for (let i = 0; i < n + 2; i++) lines.push(`mmap 0x${(0x100000000000 + i * 0x2000).toString(16)} 1p rw- private|anon|fixed`);
+    lines.push("count");
+    const expected = [`! ${n + 3} mmap ENOMEM`, `vmas ${n + 1}`];
+    expect(run(lines)).toEqual(expected);
+    expect(runScenarioLines(lines.join("\n"))).toEqual(expected);
+  });
+
+  it("refuses a max_map_count low enough to break other processes", () => {
+    expect(() => run(["max_map_count 2", "count"])).toThrow(/below 4096/);
+    expect(readFileSync("/proc/sys/vm/max_map_count", "utf8").trim()).toBe("65530");
   });
 
   it("a worker that dies is a harness failure (Error), knobs restored, temp dir removed", () => {
