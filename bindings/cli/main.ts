@@ -92,12 +92,14 @@ function cmdCompare(args: string[]): number {
   if (kernels.length < 2) throw new UsageError("compare needs at least two --kernel versions");
   const text = readScenario(positionals[0]!);
   const runs = kernels.map((k) => runScenarioLines(text, { engine: engineOf(values.engine), kernel: k }));
-  const width = Math.max(24, ...runs.slice(0, -1).flatMap((r) => r.map((l) => l.length)));
+  // The VMA count at the end of each run: the same scenario with one more `count`.
+  const counts = kernels.map((k) => runScenarioLines(`${text}\ncount\n`, { engine: engineOf(values.engine), kernel: k }).at(-1)!);
+  const heads = kernels.map((k, i) => `kernel ${k} (${counts[i]} at the end)`);
+  const width = Math.max(...heads.slice(0, -1).map((h) => h.length), ...runs.slice(0, -1).flatMap((r) => r.map((l) => l.length)));
   const rows = Math.max(...runs.map((r) => r.length));
-  process.stdout.write(`${kernels.map((k, i) => `kernel ${k}`.padEnd(i < kernels.length - 1 ? width : 0)).join(" | ")}\n`);
-  for (let i = 0; i < rows; i++) {
-    process.stdout.write(`${runs.map((r, j) => (r[i] ?? "").padEnd(j < runs.length - 1 ? width : 0)).join(" | ").trimEnd()}\n`);
-  }
+  const row = (cells: string[]) => `${cells.map((c, j) => (j < cells.length - 1 ? c.padEnd(width) : c)).join("  ||  ").trimEnd()}\n`;
+  process.stdout.write(row(heads));
+  for (let i = 0; i < rows; i++) process.stdout.write(row(runs.map((r) => r[i] ?? "")));
   return 0;
 }
 
