@@ -7,6 +7,7 @@ import { type Engine, FileKind, type VmaInfo } from "./engine.js";
 import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
 import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
 import { ReferenceEngine } from "./reference/engine.js";
+import { WasmEngine } from "./wasm/engine.js";
 import type { VmaView } from "./scenario/report.js";
 
 export type EngineName = "ts" | "wasm";
@@ -74,8 +75,7 @@ function parseMapFlagsArg(flags: string | number): number {
 }
 
 export function createEngine(name: EngineName, switches: KernelSwitches): Engine {
-  if (name === "ts") return new ReferenceEngine(switches);
-  throw new Error(`the '${name}' engine is not available in this build`);
+  return name === "ts" ? new ReferenceEngine(switches) : new WasmEngine(switches);
 }
 
 /** An opened file or device, to be passed to mmap(). */

@@ -21,7 +21,7 @@ const at = (p) => join(ROOT, p);
 
 const STAMP = "build/js/bindings/cli/main.js";
 const INPUT_DIRS = ["bindings", "assembly", "bench"];
-const INPUT_FILES = ["package.json", "tsconfig.json", "tsconfig.build.json", "asconfig.json", "scripts/build.mjs"];
+const INPUT_FILES = ["package.json", "tsconfig.json", "tsconfig.build.json", "asconfig.json", "scripts/build.mjs", "scripts/gen-facts.mjs"];
 const AS_ENTRY = "assembly/index.ts";
 const WASM_OUT = "build/core.wasm";
 const WASM_TS = "bindings/generated/core-wasm.ts";
@@ -75,6 +75,8 @@ function buildWasm() {
     log(`asc: skipped (no ${AS_ENTRY})`);
     return;
   }
+  log("gen-facts: bindings/kernel/facts.ts, versions.ts, wasm/abi.ts -> assembly/generated/");
+  runNode("gen-facts", "scripts/gen-facts.mjs", []);
   log(`asc: ${AS_ENTRY} -> ${WASM_OUT} (asconfig.json, release)`);
   runNode("asc", "node_modules/assemblyscript/bin/asc.js", ["--config", "asconfig.json", "--target", "release"]);
   if (!existsSync(at(WASM_OUT))) fail(`asc reported success but ${WASM_OUT} is missing`);

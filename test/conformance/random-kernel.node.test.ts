@@ -1,6 +1,6 @@
 /**
  * Random scenarios (10 to 40 calls in a 64-page window, every VMA command,
- * several processes and fork) run on the live kernel and on the simulator:
+ * several processes and fork) run on the live kernel and on both engines:
  * the reports must be identical. VMASIM_RANDOM_RUNS / VMASIM_RANDOM_SEED
  * override the count (default 500) and the seed.
  */
@@ -20,7 +20,9 @@ describe.skipIf(!live.ok)(`random scenarios on the live kernel${live.ok ? "" : `
     fc.assert(
       fc.property(randomScenario(10, 40), (text) => {
         checked++;
-        expect(runScenarioLines(text, { engine: "ts" }).join("\n")).toBe(runOnKernel(text).join("\n"));
+        const kernel = runOnKernel(text).join("\n");
+        expect(runScenarioLines(text, { engine: "ts" }).join("\n")).toBe(kernel);
+        expect(runScenarioLines(text, { engine: "wasm" }).join("\n")).toBe(kernel);
       }),
       { numRuns: runs, ...(seed === undefined ? {} : { seed }) },
     );

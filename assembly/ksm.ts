@@ -1,0 +1,38 @@
+// The VMA side of KSM, mirroring bindings/reference/ksm.ts.
+
+import { SW_KSM_ALLOW_SPECIAL, VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "./generated/facts";
+import { sw } from "./kernel";
+import { mm_merge_any, mm_set_ksm_registered, mm_set_merge_any, vma_file, vma_flags, vma_set_flags } from "./mm_types";
+import { tree_at, tree_chunk_len, tree_chunks } from "./tree";
+
+/** KSM only works on private, non-hugetlb, non-special memory (ksm_compatible()). */
+export function ksm_compatible(file: u32, flags: u32): bool {
+  if ((flags & (VM_SHARED | VM_MAYSHARE | VM_HUGETLB)) != 0) return false;
+  if (!sw(SW_KSM_ALLOW_SPECIAL) && (flags & VM_SPECIAL) != 0) return false;
+  return true;
+}
+
+/** The flags a new VMA gets under PR_SET_MEMORY_MERGE (ksm_vma_flags()). */
+export function ksm_vma_flags(mm: usize, file: u32, flags: u32): u32 {
+  if (mm_merge_any(mm) && ksm_compatible(file, flags)) {
+    mm_set_ksm_registered(mm, true);
+    return flags | VM_MERGEABLE;
+  }
+  return flags;
+}
+
+/** prctl(PR_SET_MEMORY_MERGE): set or clear VM_MERGEABLE directly on every VMA, without merging. */
+export function prctl_set_memory_merge(mm: usize, enable: bool): i64 {
+  if (enable == mm_merge_any(mm)) return 0;
+  if (enable) mm_set_ksm_registered(mm, true);
+  mm_set_merge_any(mm, enable);
+  for (let ci = 0, n = tree_chunks(mm); ci < n; ci++) {
+    for (let ei = 0, m = tree_chunk_len(mm, ci); ei < m; ei++) {
+      const v = tree_at(mm, ci, ei);
+      const f = vma_flags(v);
+      if (!enable) vma_set_flags(v, f & ~VM_MERGEABLE);
+      else if ((f & VM_MERGEABLE) == 0 && ksm_compatible(vma_file(v), f)) vma_set_flags(v, f | VM_MERGEABLE);
+    }
+  }
+  return 0;
+}

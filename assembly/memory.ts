@@ -1,0 +1,92 @@
+// Page faults as far as the VMA layer sees them, mirroring
+// bindings/reference/memory.ts: a write fault on private memory gives the
+// VMA an anon_vma, preferably its neighbour's; a read fault never does.
+
+import { EFAULT, VM_ACCESS_FLAGS, VM_LOCKONFAULT, VM_MAYBE_GUARD, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE } from "./generated/facts";
+import { anon_vma_alloc } from "./kernel";
+import {
+  FILE_DEV_ZERO, file_kind, file_size_pages, vma_anon, vma_chain, vma_end, vma_file, vma_flags, vma_pgoff,
+  vma_set_anon, vma_set_chain, vma_start,
+} from "./mm_types";
+import { tree_lookup, tree_next, tree_prev } from "./tree";
+
+/** Two adjacent VMAs could share one anon_vma (anon_vma_compatible()). */
+function anon_vma_compatible(a: usize, b: usize): bool {
+  return vma_end(a) == vma_start(b) && vma_file(a) == vma_file(b) &&
+    ((vma_flags(a) ^ vma_flags(b)) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY | VM_MAYBE_GUARD)) == 0 &&
+    vma_pgoff(b) == vma_pgoff(a) + (vma_start(b) - vma_start(a));
+}
+
+/** old's anon_vma may be reused for a compatible neighbour if old is not a fork child (reusable_anon_vma()). */
+function reusable_anon_vma(old: usize, a: usize, b: usize): u32 {
+  if (anon_vma_compatible(a, b) && vma_anon(old) != 0 && vma_chain(old) == 1) return vma_anon(old);
+  return 0;
+}
+
+/** A neighbour's anon_vma that v can share: next first, then prev (find_mergeable_anon_vma()). */
+function find_mergeable_anon_vma(mm: usize, v: usize): u32 {
+  const next = tree_next(mm, v);
+  if (next != 0 && vma_start(next) == vma_end(v)) {
+    const av = reusable_anon_vma(next, v, next);
+    if (av != 0) return av;
+  }
+  const prev = tree_prev(mm, v);
+  if (prev != 0 && vma_end(prev) == vma_start(v)) return reusable_anon_vma(prev, prev, v);
+  return 0;
+}
+
+/** Give v an anon_vma before its first private page is installed (anon_vma_prepare()). */
+export function anon_vma_prepare(mm: usize, v: usize): void {
+  if (vma_anon(v) != 0) return;
+  let av = find_mergeable_anon_vma(mm, v);
+  if (av == 0) av = anon_vma_alloc();
+  vma_set_anon(v, av);
+  vma_set_chain(v, 1);
+}
+
+/** Whether page lies beyond the end of the file behind v (a fault there is SIGBUS). */
+export function beyond_eof(v: usize, page: u64): bool {
+  const f = vma_file(v);
+  return f != 0 && file_kind(f) != FILE_DEV_ZERO && vma_pgoff(v) + (page - vma_start(v)) >= file_size_pages(f);
+}
+
+/** Write every page of [first, last) in order (see the reference): EFAULT at the first bad page. */
+export function write_pages(mm: usize, first: u64, last: u64): i64 {
+  let page = first;
+  while (page < last) {
+    const v = tree_lookup(mm, page);
+    if (v == 0 || (vma_flags(v) & VM_WRITE) == 0) return -<i64>EFAULT;
+    const stop = min(last, vma_end(v));
+    const priv = (vma_flags(v) & VM_SHARED) == 0;
+    for (; page < stop; page++) {
+      if (beyond_eof(v, page)) return -<i64>EFAULT;
+      if (priv) anon_vma_prepare(mm, v);
+    }
+  }
+  return 0;
+}
+
+/** Read one byte of every page of [first, last): EFAULT at the first unmapped, unreadable or beyond-EOF page. */
+export function read_pages(mm: usize, first: u64, last: u64): i64 {
+  let page = first;
+  while (page < last) {
+    const v = tree_lookup(mm, page);
+    if (v == 0 || (vma_flags(v) & VM_READ) == 0) return -<i64>EFAULT;
+    const stop = min(last, vma_end(v));
+    if (beyond_eof(v, page) || beyond_eof(v, stop - 1)) return -<i64>EFAULT;
+    page = stop;
+  }
+  return 0;
+}
+
+/** Fault in one VMA's part of a range (populate_vma_page_range()); 0 or -EFAULT. */
+export function populate_vma_page_range(mm: usize, v: usize, first: u64, last: u64): i64 {
+  const f = vma_flags(v);
+  if ((f & VM_LOCKONFAULT) != 0) return 0;
+  if ((f & VM_ACCESS_FLAGS) == 0) return -<i64>EFAULT;
+  const write = (f & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+  if (beyond_eof(v, first)) return -<i64>EFAULT;
+  if (write) anon_vma_prepare(mm, v);
+  if (beyond_eof(v, last - 1)) return -<i64>EFAULT;
+  return 0;
+}

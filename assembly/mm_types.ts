@@ -1,0 +1,132 @@
+// The records of the Wasm engine, mirroring bindings/reference/mm_types.ts:
+// vm_area_struct (VMA), struct file (a table of File entries) and mm_struct
+// (Mm), laid out by hand in linear memory. Addresses are page numbers (u64).
+
+import { CLASS_VMA, block_alloc, block_free, pow2_bytes, pow2_class } from "./alloc";
+
+// ---- vm_area_struct: 40 bytes -------------------------------------------
+export const VMA_SIZE: usize = 40;
+// @ts-ignore: decorator
+@inline export function vma_start(v: usize): u64 { return load<u64>(v, 0); }
+// @ts-ignore: decorator
+@inline export function vma_end(v: usize): u64 { return load<u64>(v, 8); }
+// @ts-ignore: decorator
+@inline export function vma_pgoff(v: usize): u64 { return load<u64>(v, 16); }
+// @ts-ignore: decorator
+@inline export function vma_flags(v: usize): u32 { return load<u32>(v, 24); }
+/** vm_file: a file id, 0 for none. */
+// @ts-ignore: decorator
+@inline export function vma_file(v: usize): u32 { return load<u32>(v, 28); }
+/** anon_vma identity, 0 for none. */
+// @ts-ignore: decorator
+@inline export function vma_anon(v: usize): u32 { return load<u32>(v, 32); }
+/** anon_vma chain length: 0 none, 1 normal, >= 2 fork child. */
+// @ts-ignore: decorator
+@inline export function vma_chain(v: usize): u32 { return load<u32>(v, 36); }
+
+/** Raw setters; start/end of a VMA in a tree change only through tree.ts (its index keys on end). */
+// @ts-ignore: decorator
+@inline export function vma_raw_set_start(v: usize, x: u64): void { store<u64>(v, x, 0); }
+// @ts-ignore: decorator
+@inline export function vma_raw_set_end(v: usize, x: u64): void { store<u64>(v, x, 8); }
+// @ts-ignore: decorator
+@inline export function vma_set_pgoff(v: usize, x: u64): void { store<u64>(v, x, 16); }
+// @ts-ignore: decorator
+@inline export function vma_set_flags(v: usize, x: u32): void { store<u32>(v, x, 24); }
+// @ts-ignore: decorator
+@inline export function vma_set_file(v: usize, x: u32): void { store<u32>(v, x, 28); }
+// @ts-ignore: decorator
+@inline export function vma_set_anon(v: usize, x: u32): void { store<u32>(v, x, 32); }
+// @ts-ignore: decorator
+@inline export function vma_set_chain(v: usize, x: u32): void { store<u32>(v, x, 36); }
+// @ts-ignore: decorator
+@inline export function vma_pages(v: usize): u64 { return vma_end(v) - vma_start(v); }
+
+/** A new detached VMA, or 0 if memory is exhausted (callers reserve first). */
+export function vma_new(start: u64, end: u64, pgoff: u64, flags: u32, file: u32): usize {
+  const v = block_alloc(CLASS_VMA);
+  if (v == 0) return 0;
+  vma_raw_set_start(v, start);
+  vma_raw_set_end(v, end);
+  vma_set_pgoff(v, pgoff);
+  vma_set_flags(v, flags);
+  vma_set_file(v, file);
+  return v;
+}
+
+/** vm_area_dup(): a detached copy of every attribute. */
+export function vma_dup(v: usize): usize {
+  const d = block_alloc(CLASS_VMA);
+  if (d == 0) return 0;
+  memory.copy(d, v, VMA_SIZE);
+  return d;
+}
+
+export function vma_free(v: usize): void {
+  block_free(CLASS_VMA, v);
+}
+
+// ---- struct file: a growable table indexed by file id ---------------------
+export const FILE_NONE: u32 = 0;
+export const FILE_REGULAR: u32 = 1;
+export const FILE_DEV_ZERO: u32 = 2;
+export const FILE_SHMEM_ANON: u32 = 3;
+const FILE_SIZE: usize = 16; // kind u32, pad, sizePages u64
+
+let fileTable: usize = 0;
+let fileCap: u32 = 0;
+let fileCount: u32 = 1; // id 0 is "no file"
+
+// @ts-ignore: decorator
+@inline export function file_kind(id: u32): u32 { return id == 0 ? FILE_NONE : load<u32>(fileTable + <usize>id * FILE_SIZE); }
+// @ts-ignore: decorator
+@inline export function file_size_pages(id: u32): u64 { return load<u64>(fileTable + <usize>id * FILE_SIZE, 8); }
+
+/** Room for one more file; false if memory is exhausted. */
+export function file_reserve(): bool {
+  if (fileCount < fileCap) return true;
+  const newCap: u32 = fileCap == 0 ? 64 : fileCap * 2;
+  const cls = pow2_class(<usize>newCap * FILE_SIZE);
+  const t = block_alloc(cls);
+  if (t == 0) return false;
+  if (fileTable != 0) {
+    memory.copy(t, fileTable, <usize>fileCount * FILE_SIZE);
+    block_free(pow2_class(<usize>fileCap * FILE_SIZE), fileTable);
+  }
+  fileTable = t;
+  fileCap = <u32>(pow2_bytes(cls) / FILE_SIZE);
+  return true;
+}
+
+/** A new file id (the caller has reserved room). */
+export function file_new(kind: u32, sizePages: u64): u32 {
+  const id = fileCount++;
+  store<u32>(fileTable + <usize>id * FILE_SIZE, kind);
+  store<u64>(fileTable + <usize>id * FILE_SIZE, sizePages, 8);
+  return id;
+}
+
+// ---- mm_struct --------------------------------------------------------------
+// 0 topKeys (u64[topCap]), 4 topPtrs (u32[topCap]), 8 topCount, 12 topCap,
+// 16 mapCount, 20 defFlags, 24 mergeAny, 28 ksmRegistered
+export const MM_SIZE: usize = 32;
+// @ts-ignore: decorator
+@inline export function mm_map_count(mm: usize): u32 { return load<u32>(mm, 16); }
+// @ts-ignore: decorator
+@inline export function mm_set_map_count(mm: usize, n: u32): void { store<u32>(mm, n, 16); }
+// @ts-ignore: decorator
+@inline export function mm_def_flags(mm: usize): u32 { return load<u32>(mm, 20); }
+// @ts-ignore: decorator
+@inline export function mm_merge_any(mm: usize): bool { return load<u32>(mm, 24) != 0; }
+// @ts-ignore: decorator
+@inline export function mm_set_merge_any(mm: usize, on: bool): void { store<u32>(mm, on ? 1 : 0, 24); }
+// @ts-ignore: decorator
+@inline export function mm_set_ksm_registered(mm: usize, on: bool): void { store<u32>(mm, on ? 1 : 0, 28); }
+// @ts-ignore: decorator
+@inline export function mm_ksm_registered(mm: usize): bool { return load<u32>(mm, 28) != 0; }
+
+/** vma_is_anonymous(): no vm_ops; a private /dev/zero mapping is anonymous and keeps its file. */
+export function vma_is_anonymous(v: usize): bool {
+  const f = vma_file(v);
+  return f == 0 || file_kind(f) == FILE_DEV_ZERO;
+}

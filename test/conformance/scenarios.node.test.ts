@@ -1,0 +1,70 @@
+/**
+ * Conformance of the scenarios under test/scenarios: the kernel's own merge
+ * tests (selftests-merge, vma-userland), the spec's measured cases (measured)
+ * and pinned cases. Every NAME.vms has NAME.expected, the report the kernel
+ * test expects (where the live kernel disagreed with the spec, the kernel's
+ * report, with a `# note:` in the .vms).
+ *
+ * With a live kernel: its report must equal .expected, and the simulator's
+ * report must equal the kernel's. Without one (CI): the simulator's report
+ * must still equal .expected.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildHarness, liveKernelAvailable, runOnKernel } from "../../bindings/harness/live.js";
+import { runScenarioLines } from "../../bindings/scenario/run.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
+
+/** Every .vms under test/scenarios, as a "/"-separated path relative to it, sorted. */
+const scenarios: string[] = readdirSync(ROOT, { recursive: true, encoding: "utf8" })
+  .filter((f) => f.endsWith(".vms"))
+  .map((f) => f.split(sep).join("/"))
+  .sort();
+
+const text = (rel: string): string => readFileSync(join(ROOT, rel), "utf8");
+const expectedPath = (rel: string): string => join(ROOT, rel.replace(/\.vms$/, ".expected"));
+
+/** The lines of NAME.expected (a final newline does not make an extra empty line). */
+function expectedLines(rel: string): string[] {
+  const lines = readFileSync(expectedPath(rel), "utf8").split("\n");
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+const ENGINES = ["ts", "wasm"] as const;
+const simulate = (rel: string, engine: "ts" | "wasm"): string[] => runScenarioLines(text(rel), { engine });
+
+describe("scenario files", () => {
+  it("there are scenarios", () => {
+    expect(scenarios.length).toBeGreaterThan(0);
+  });
+
+  it("every .vms has a .expected", () => {
+    expect(scenarios.filter((rel) => !existsSync(expectedPath(rel)))).toEqual([]);
+  });
+});
+
+describe.each(ENGINES)("scenarios: %s engine vs .expected", (engine) => {
+  for (const rel of scenarios) {
+    it(rel, () => {
+      expect(simulate(rel, engine)).toEqual(expectedLines(rel));
+    });
+  }
+});
+
+describe.skipIf(!liveKernelAvailable().ok)("scenarios: live kernel", () => {
+  beforeAll(() => {
+    buildHarness();
+  });
+
+  for (const rel of scenarios) {
+    it(rel, () => {
+      const kernel = runOnKernel(text(rel));
+      expect.soft(kernel, "live kernel vs .expected").toEqual(expectedLines(rel));
+      for (const engine of ENGINES) expect.soft(simulate(rel, engine), `${engine} engine vs live kernel`).toEqual(kernel);
+    });
+  }
+});
