@@ -1,6 +1,5 @@
 import { defineConfig } from "vitest/config";
-// For the future browser project:
-// import { playwright } from "@vitest/browser-playwright";
+import { playwright } from "@vitest/browser-playwright";
 
 export default defineConfig({
   test: {
@@ -21,30 +20,31 @@ export default defineConfig({
           environment: "node",
         },
       },
-      // Future: the same tests in Chromium (toolchain notes §5.2).
-      // Needs devDependencies @vitest/browser-playwright@4.1.12 (exactly vitest's
-      // version) + playwright@1.65.1, and Debian `chromium` (see .ci/run).
-      // {
-      //   extends: true,
-      //   test: {
-      //     name: "browser",
-      //     include: ["test/**/*.test.ts"],
-      //     // live-kernel and other Node-only tests:
-      //     exclude: ["test/**/*.node.test.ts"],
-      //     browser: {
-      //       enabled: true,
-      //       headless: true,
-      //       provider: playwright({
-      //         launchOptions: {
-      //           executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      //           args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      //                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-      //         },
-      //       }),
-      //       instances: [{ browser: "chromium" }],
-      //     },
-      //   },
-      // },
+      // The same tests in a real Chromium page (Debian's chromium, driven by
+      // Playwright; no browser download). Node-only tests (*.node.test.ts:
+      // live kernel, CLI, files) stay in the node project.
+      {
+        extends: true,
+        test: {
+          name: "browser",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/**/*.node.test.ts"],
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({
+              launchOptions: {
+                executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+                args: [
+                  "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                ],
+              },
+            }),
+            instances: [{ browser: "chromium" }],
+          },
+        },
+      },
     ],
   },
 });

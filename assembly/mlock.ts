@@ -2,6 +2,7 @@
 
 import { EAGAIN, EFAULT, EINVAL, ENOMEM, VM_HUGETLB, VM_IO, VM_LOCKED, VM_LOCKED_MASK, VM_PFNMAP, VM_SPECIAL } from "./generated/facts";
 import { populate_vma_page_range } from "./memory";
+import { pageRem } from "./mmap";
 import { vma_end, vma_flags, vma_set_flags, vma_start } from "./mm_types";
 import { tree_find, tree_lookup, tree_next, tree_prev } from "./tree";
 import { is_err, vma_modify_flags } from "./vma";
@@ -55,10 +56,10 @@ function __mm_populate(mm: usize, start: u64, end: u64): i64 {
 
 /** The pages mlock covers: start rounded down, length rounded up (lockRange). */
 function lock_first(addr: f64): u64 {
-  return <u64>((addr - addr % 4096) / 4096);
+  return <u64>((addr - pageRem(addr)) / 4096);
 }
 function lock_last(addr: f64, len: f64): u64 {
-  const off = addr % 4096;
+  const off = pageRem(addr);
   return lock_first(addr) + <u64>Math.ceil((len + off) / 4096);
 }
 

@@ -30,9 +30,18 @@ const TASK: f64 = <f64>TASK_SIZE;
   return Math.ceil(len / PAGE) * PAGE;
 }
 
+/**
+ * addr % PAGE for non-negative f64, computed without fmod (slow in Wasm);
+ * exact, since dividing by a power of two and flooring are exact.
+ */
+// @ts-ignore: decorator
+@inline export function pageRem(addr: f64): f64 {
+  return addr - Math.floor(addr / PAGE) * PAGE;
+}
+
 // @ts-ignore: decorator
 @inline export function offsetInPage(addr: f64): bool {
-  return addr % PAGE != 0;
+  return pageRem(addr) != 0;
 }
 
 /** calc_vm_prot_bits(): PROT_* → VM_READ/WRITE/EXEC. */
@@ -77,7 +86,7 @@ export function get_unmapped_area(mm: usize, file: u32, addr: f64, len: f64, fla
   } else {
     res = -1;
     if (addr != 0) {
-      const hint = addr - (addr % PAGE);
+      const hint = addr - pageRem(addr);
       if (hint <= TASK - len) {
         const next = tree_find(mm, <u64>(hint / PAGE));
         if (next == 0 || <u64>(hint / PAGE) + <u64>(len / PAGE) <= vm_start_gap(next)) res = hint;

@@ -46,9 +46,41 @@ export const CHUNK_SIZE: usize = PTRS + <usize>CHUNK_CAP * 4;
 /** Where the last search landed: chunk index and entry index. */
 let posChunk: i32 = 0;
 let posEntry: i32 = 0;
+/** The mm of the last search (positions are per mm). */
+let lastMm: usize = 0;
+
+/** The key just before position (ci, ei), or 0 at the very start. */
+function key_before(mm: usize, ci: i32, ei: i32): u64 {
+  if (ei > 0) return c_key(top_chunk(mm, ci), ei - 1);
+  if (ci > 0) {
+    const c = top_chunk(mm, ci - 1);
+    return c_key(c, c_count(c) - 1);
+  }
+  return 0;
+}
+
+/**
+ * Whether (ci, ei) is the position of the first key above page. Syscalls
+ * look up the same neighbourhood again and again, so tree_pos tries the last
+ * position and the one after it before searching.
+ */
+function pos_is(mm: usize, ci: i32, ei: i32, page: u64): bool {
+  if (ci >= top_count(mm)) return false;
+  const c = top_chunk(mm, ci);
+  if (ei >= c_count(c) || c_key(c, ei) <= page) return false;
+  return key_before(mm, ci, ei) <= page;
+}
 
 /** Position of the first VMA whose end is above page (posChunk == top count if none). */
 function tree_pos(mm: usize, page: u64): void {
+  if (mm == lastMm) {
+    if (pos_is(mm, posChunk, posEntry, page)) return;
+    if (pos_is(mm, posChunk, posEntry + 1, page)) {
+      posEntry++;
+      return;
+    }
+  }
+  lastMm = mm;
   let lo: i32 = 0;
   let hi: i32 = top_count(mm);
   while (lo < hi) {

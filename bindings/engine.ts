@@ -6,6 +6,11 @@
  * (exact up to 2^53), and processes and files are small integer handles.
  */
 import type { KernelSwitches } from "./kernel/versions.js";
+import {
+  CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP,
+  OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT,
+  OP_WRITE,
+} from "./wasm/abi.js";
 
 /** What kind of object backs a VMA's vm_file (for naming it in reports). */
 export const FileKind = {
@@ -72,8 +77,49 @@ export interface Engine {
 
   /** mm->map_count. */
   mapCount(pid: number): number;
+  /**
+   * Run a batch of commands, CMD_SLOTS numbers each ([op, pid, a0..a5], the
+   * OP_* codes of wasm/abi.ts), in order; returns each one's result. The Wasm
+   * engine drains the batch in one crossing per command buffer.
+   */
+  submit(cmds: Float64Array): Float64Array;
+  /** Bytes of memory the engine's own records take, where it can tell (the Wasm engine), else null. */
+  memoryBytes(): number | null;
   /** The VMAs intersecting [lo, hi), in address order. */
   vmas(pid: number, lo: number, hi: number): VmaInfo[];
   /** find_vma(): the first VMA whose end is above addr, or null. */
   findVma(pid: number, addr: number): VmaInfo | null;
+}
+
+/** The 64-bit content argument of a write command, carried as two 32-bit halves. */
+export function contentArg(lo: number, hi: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** Run command i of a batch on an engine's own methods (what submit() means, for engines without a faster path). */
+export function runCommand(e: Engine, cmds: Float64Array, i: number): number {
+  const c = i * CMD_SLOTS;
+  const op = cmds[c]!;
+  const pid = cmds[c + 1]!;
+  const a = (j: number) => cmds[c + 2 + j]!;
+  switch (op) {
+    case OP_MMAP: return e.mmap(pid, a(0), a(1), a(2), a(3), a(5) === 0 ? -1 : a(5), a(4));
+    case OP_MUNMAP: return e.munmap(pid, a(0), a(1));
+    case OP_MPROTECT: return e.mprotect(pid, a(0), a(1), a(2));
+    case OP_MADVISE: return e.madvise(pid, a(0), a(1), a(2));
+    case OP_MREMAP: return e.mremap(pid, a(0), a(1), a(2), a(3), a(4));
+    case OP_MLOCK: return e.mlock(pid, a(0), a(1));
+    case OP_MUNLOCK: return e.munlock(pid, a(0), a(1));
+    case OP_PRCTL_MEMORY_MERGE: return e.prctlMemoryMerge(pid, a(0));
+    case OP_WRITE: return e.writePages(pid, a(0), a(1), a(2), contentArg(a(3), a(4)));
+    case OP_READ: return e.readPages(pid, a(0), a(1));
+    case OP_CREATE_PROCESS: return e.createProcess();
+    case OP_FORK: return e.fork(pid);
+    case OP_CREATE_FILE: return e.createFile(a(0));
+    case OP_OPEN_DEV_ZERO: return e.openDevZero();
+    case OP_SET_MAX_MAP_COUNT: e.setMaxMapCount(a(0)); return 0;
+    case OP_GET_MAX_MAP_COUNT: return e.getMaxMapCount();
+    case OP_MAP_COUNT: return e.mapCount(pid);
+    default: return -22;
+  }
 }

@@ -9,6 +9,10 @@ import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/ver
 import { ReferenceEngine } from "./reference/engine.js";
 import { WasmEngine } from "./wasm/engine.js";
 import type { VmaView } from "./scenario/report.js";
+import {
+  CMD_SLOTS, OP_MADVISE, OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_PRCTL_MEMORY_MERGE, OP_READ,
+  OP_WRITE,
+} from "./wasm/abi.js";
 
 export type EngineName = "ts" | "wasm";
 
@@ -53,6 +57,29 @@ function num(v: Num): number {
   return typeof v === "bigint" ? Number(v) : v;
 }
 
+const codeCache = new Map<number, string>();
+const permsCache = new Map<number, string>();
+
+/** The smaps codes of a flag set (few distinct sets occur: cached). */
+function flagCodes(flags: number): string {
+  let c = codeCache.get(flags);
+  if (c === undefined) {
+    c = vmFlagCodes(flags);
+    codeCache.set(flags, c);
+  }
+  return c;
+}
+
+/** The /proc/PID/maps permission column of a flag set. */
+function permsOf(flags: number): string {
+  let p = permsCache.get(flags);
+  if (p === undefined) {
+    p = `${flags & VM_READ ? "r" : "-"}${flags & VM_WRITE ? "w" : "-"}${flags & VM_EXEC ? "x" : "-"}${flags & VM_MAYSHARE ? "s" : "p"}`;
+    permsCache.set(flags, p);
+  }
+  return p;
+}
+
 function result(r: number): SysResult {
   return r < 0 ? { ok: false, errno: errnoName(-r) } : { ok: true, value: r };
 }
@@ -78,6 +105,107 @@ export function createEngine(name: EngineName, switches: KernelSwitches): Engine
   return name === "ts" ? new ReferenceEngine(switches) : new WasmEngine(switches);
 }
 
+function adviceArg(advice: string | number): number {
+  const a = typeof advice === "number" ? advice : MADV[advice];
+  if (a === undefined) throw new TypeError(`unknown madvise advice '${advice}'`);
+  return a;
+}
+
+function mremapFlags(opts: MremapOptions): number {
+  return (opts.maymove || opts.fixed !== undefined ? 1 : 0) | (opts.fixed !== undefined ? 2 : 0) | (opts.dontunmap ? 4 : 0);
+}
+
+function contentArgs(content: PageContent): [number, number, number] {
+  const [mode, arg] = content === "unique" ? [1, 0n] : "cycle" in content ? [2, BigInt(content.cycle)] : [0, content.value];
+  const a = BigInt.asUintN(64, arg);
+  return [mode, Number(a & 0xffffffffn), Number(a >> 32n)];
+}
+
+export interface MremapOptions {
+  readonly maymove?: boolean;
+  readonly fixed?: Num;
+  readonly dontunmap?: boolean;
+}
+
+/**
+ * A batch of syscalls, possibly of several processes, run together: the Wasm
+ * engine drains it with one crossing per command buffer. Results come back
+ * in order, as the immediate calls of AddressSpace would give them.
+ */
+export class Batch {
+  private cmds = new Float64Array(64 * CMD_SLOTS);
+  private used = 0;
+
+  constructor(private readonly sim: Simulation) {}
+
+  get length(): number {
+    return this.used / CMD_SLOTS;
+  }
+
+  private push(op: number, p: AddressSpace, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): this {
+    if (this.used === this.cmds.length) {
+      const bigger = new Float64Array(this.cmds.length * 2);
+      bigger.set(this.cmds);
+      this.cmds = bigger;
+    }
+    const c = this.cmds;
+    const i = this.used;
+    c[i] = op;
+    c[i + 1] = p.pid;
+    c[i + 2] = a0;
+    c[i + 3] = a1;
+    c[i + 4] = a2;
+    c[i + 5] = a3;
+    c[i + 6] = a4;
+    c[i + 7] = a5;
+    this.used = i + CMD_SLOTS;
+    return this;
+  }
+
+  mmap(p: AddressSpace, addr: Num, len: Num, prot: string | number, flags: string | number, file: FileHandle | null = null, offset: Num = 0): this {
+    return this.push(OP_MMAP, p, num(addr), num(len), parseProtArg(prot), parseMapFlagsArg(flags), num(offset), file === null ? 0 : file.fd);
+  }
+  munmap(p: AddressSpace, addr: Num, len: Num): this {
+    return this.push(OP_MUNMAP, p, num(addr), num(len));
+  }
+  mprotect(p: AddressSpace, addr: Num, len: Num, prot: string | number): this {
+    return this.push(OP_MPROTECT, p, num(addr), num(len), parseProtArg(prot));
+  }
+  madvise(p: AddressSpace, addr: Num, len: Num, advice: string | number): this {
+    return this.push(OP_MADVISE, p, num(addr), num(len), adviceArg(advice));
+  }
+  mremap(p: AddressSpace, addr: Num, oldLen: Num, newLen: Num, opts: MremapOptions = {}): this {
+    return this.push(OP_MREMAP, p, num(addr), num(oldLen), num(newLen), mremapFlags(opts), num(opts.fixed ?? 0));
+  }
+  mlock(p: AddressSpace, addr: Num, len: Num): this {
+    return this.push(OP_MLOCK, p, num(addr), num(len));
+  }
+  munlock(p: AddressSpace, addr: Num, len: Num): this {
+    return this.push(OP_MUNLOCK, p, num(addr), num(len));
+  }
+  setMemoryMerge(p: AddressSpace, value: Num): this {
+    return this.push(OP_PRCTL_MEMORY_MERGE, p, num(value));
+  }
+  write(p: AddressSpace, addr: Num, len: Num, content: PageContent = { value: 1n }): this {
+    return this.push(OP_WRITE, p, num(addr), num(len), ...contentArgs(content));
+  }
+  read(p: AddressSpace, addr: Num, len: Num): this {
+    return this.push(OP_READ, p, num(addr), num(len));
+  }
+
+  /** Run every queued call and empty the batch. */
+  run(): SysResult[] {
+    return Array.from(this.runRaw(), result);
+  }
+
+  /** Run every queued call and empty the batch; the raw results (value or -errno), for bulk work. */
+  runRaw(): Float64Array {
+    const results = this.sim.engine.submit(this.cmds.subarray(0, this.used));
+    this.used = 0;
+    return results;
+  }
+}
+
 /** An opened file or device, to be passed to mmap(). */
 export class FileHandle {
   constructor(
@@ -95,6 +223,11 @@ export class Simulation {
   constructor(opts: SimulationOptions = {}) {
     this.kernel = opts.kernel ?? DEFAULT_KERNEL;
     this.engine = createEngine(opts.engine ?? "ts", resolveKernel(this.kernel, opts.set ?? []));
+  }
+
+  /** A new empty batch of syscalls. */
+  batch(): Batch {
+    return new Batch(this);
   }
 
   /** The process called name, created empty the first time. */
@@ -171,14 +304,11 @@ export class AddressSpace {
   }
 
   madvise(addr: Num, len: Num, advice: string | number): SysResult {
-    const a = typeof advice === "number" ? advice : MADV[advice];
-    if (a === undefined) throw new TypeError(`unknown madvise advice '${advice}'`);
-    return result(this.e.madvise(this.pid, num(addr), num(len), a));
+    return result(this.e.madvise(this.pid, num(addr), num(len), adviceArg(advice)));
   }
 
-  mremap(addr: Num, oldLen: Num, newLen: Num, opts: { maymove?: boolean; fixed?: Num; dontunmap?: boolean } = {}): SysResult {
-    const flags = (opts.maymove || opts.fixed !== undefined ? 1 : 0) | (opts.fixed !== undefined ? 2 : 0) | (opts.dontunmap ? 4 : 0);
-    return result(this.e.mremap(this.pid, num(addr), num(oldLen), num(newLen), flags, num(opts.fixed ?? 0)));
+  mremap(addr: Num, oldLen: Num, newLen: Num, opts: MremapOptions = {}): SysResult {
+    return result(this.e.mremap(this.pid, num(addr), num(oldLen), num(newLen), mremapFlags(opts), num(opts.fixed ?? 0)));
   }
 
   mlock(addr: Num, len: Num): SysResult {
@@ -196,8 +326,8 @@ export class AddressSpace {
 
   /** Write every page of the range (faulting it in); EFAULT at the first page that cannot be written. */
   write(addr: Num, len: Num, content: PageContent = { value: 1n }): SysResult {
-    const [mode, arg] = content === "unique" ? [1, 0n] : "cycle" in content ? [2, BigInt(content.cycle)] : [0, content.value];
-    return result(this.e.writePages(this.pid, num(addr), num(len), mode, arg));
+    const [mode, lo, hi] = contentArgs(content);
+    return result(this.e.writePages(this.pid, num(addr), num(len), mode, (BigInt(hi) << 32n) | BigInt(lo)));
   }
 
   /** Read one byte of every page of the range; EFAULT at the first page that cannot be read. */
@@ -232,9 +362,8 @@ export class AddressSpace {
   }
 
   private toVma(v: VmaInfo): Vma {
-    const perms = `${v.flags & VM_READ ? "r" : "-"}${v.flags & VM_WRITE ? "w" : "-"}${v.flags & VM_EXEC ? "x" : "-"}${v.flags & VM_MAYSHARE ? "s" : "p"}`;
     return {
-      start: v.start, end: v.end, flags: v.flags, vmflags: vmFlagCodes(v.flags), perms, pgoff: v.pgoff,
+      start: v.start, end: v.end, flags: v.flags, vmflags: flagCodes(v.flags), perms: permsOf(v.flags), pgoff: v.pgoff,
       file: this.sim.fileName(v), anonVma: v.anonVma, forkChild: v.anonVma !== 0 && v.anonChain !== 1,
     };
   }

@@ -10,7 +10,7 @@ import { liveKernelAvailable, runOnKernel } from "../harness/live.js";
 import { KERNEL_PRESETS } from "../kernel/versions.js";
 import { ScenarioError } from "../scenario/commands.js";
 import { runScenarioLines } from "../scenario/run.js";
-import { allocatorWorkload } from "../scenario/workloads.js";
+import { allocatorWorkload, stress } from "../scenario/workloads.js";
 
 const HELP: Record<string, string> = {
   main: `vmasim: a simulator of the Linux VMA layer and KSM
@@ -23,6 +23,7 @@ commands:
   kernel FILE       run a scenario on the live kernel of this machine
   verify FILE...    run each scenario on the simulator and the live kernel and compare
   showcase          the 6.16 vs 6.18 VMA counts of an allocator-like workload
+  stress            build and churn an address space of millions of VMAs
 
 'vmasim COMMAND --help' describes each command. Kernel versions: ${Object.keys(KERNEL_PRESETS).join(", ")}.`,
   run: `usage: vmasim run FILE|- [--engine ts|wasm] [--kernel VERSION] [--set SWITCH=on|off]...
@@ -43,6 +44,12 @@ for KSM knobs, mlock and max_map_count.`,
 Runs each scenario on the simulator and on the live kernel and compares the
 reports. Prints PASS or FAIL (with a diff) per file, then 'N passed, N failed'.
 Exit status 1 if any file fails.`,
+  stress: `usage: vmasim stress [--vmas N] [--churn M] [--engine wasm|ts]
+
+Builds an address space of N VMAs (default 10000000: single pages alternating
+rw-/r--), then churns it with M random single-page mprotect toggles (default
+1000000). Shows a progress bar on a terminal and prints the ops/s of both
+phases, the VMA count and the engine's memory per VMA.`,
   showcase: `usage: vmasim showcase [--chunks N]
 
 Runs an allocator-like workload (adjacent anonymous mmaps, some writes and
@@ -173,13 +180,48 @@ function cmdShowcase(args: string[]): number {
   return 0;
 }
 
+function cmdStress(args: string[]): number {
+  const { values } = parse(args, { vmas: { type: "string" }, churn: { type: "string" }, engine: { type: "string" } });
+  if (values.help) return help("stress");
+  const count = (v: unknown, def: number, what: string) => {
+    const n = v === undefined ? def : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 100_000_000) throw new UsageError(`--${what} must be a whole number from 1 to 100000000`);
+    return n;
+  };
+  const n = count(values.vmas, 10_000_000, "vmas");
+  const m = count(values.churn, 1_000_000, "churn");
+  const r = stress(engineOf(values.engine ?? "wasm"), n, m, progressBar());
+  process.stderr.write(process.stderr.isTTY ? "\r\x1b[K" : "");
+  const bytes = r.memoryBytes === null ? "n/a (reference engine: JS heap)" : `${(r.memoryBytes / n).toFixed(1)} bytes/VMA (${(r.memoryBytes / 2 ** 20).toFixed(0)} MiB)`;
+  process.stdout.write(
+    `built ${n} VMAs: ${(n / r.buildSeconds / 1e6).toFixed(2)}M mmap/s\n` +
+      `churned ${m} mprotect toggles: ${(m / r.churnSeconds / 1e6).toFixed(2)}M ops/s\n` +
+      `VMAs now ${r.vmas}; engine memory after the build: ${bytes}\n`,
+  );
+  return 0;
+}
+
+/** A one-line progress bar on a terminal (nothing otherwise). */
+function progressBar(): (phase: string, done: number, total: number) => void {
+  if (!process.stderr.isTTY) return () => {};
+  let last = -1;
+  return (phase, done, total) => {
+    const pct = Math.floor((done / total) * 100);
+    if (pct === last) return;
+    last = pct;
+    const width = 30;
+    const fill = Math.round((pct / 100) * width);
+    process.stderr.write(`\r${phase.padEnd(6)} [${"#".repeat(fill)}${" ".repeat(width - fill)}] ${pct}%`);
+  };
+}
+
 function help(cmd: string): number {
   process.stdout.write(`${HELP[cmd]}\n`);
   return 0;
 }
 
 const COMMANDS: Record<string, (args: string[]) => number> = {
-  run: cmdRun, compare: cmdCompare, kernel: cmdKernel, verify: cmdVerify, showcase: cmdShowcase,
+  run: cmdRun, compare: cmdCompare, kernel: cmdKernel, verify: cmdVerify, showcase: cmdShowcase, stress: cmdStress,
 };
 
 export function main(argv: string[]): number {

@@ -67,13 +67,13 @@ function projectRoot(): string {
 }
 
 /**
- * Compiles harness/vmasim-kernel.c to build/vmasim-kernel unless the binary is
- * newer than the source. Returns the binary's path.
+ * Compiles harness/NAME.c to build/NAME unless the binary is newer than the
+ * source. Returns the binary's path.
  */
-export function buildHarness(): string {
+export function buildTool(name: "vmasim-kernel" | "vmasim-kbench"): string {
   const root = projectRoot();
-  const src = join(root, "harness", "vmasim-kernel.c");
-  const bin = join(root, "build", "vmasim-kernel");
+  const src = join(root, "harness", `${name}.c`);
+  const bin = join(root, "build", name);
   const srcTime = statSync(src).mtimeMs;
   if (existsSync(bin) && statSync(bin).mtimeMs >= srcTime) return bin;
   mkdirSync(dirname(bin), { recursive: true });
@@ -91,6 +91,20 @@ export function buildHarness(): string {
   }
   renameSync(tmp, bin);
   return bin;
+}
+
+/** Compiles the live-kernel harness (harness/vmasim-kernel.c) if needed; returns its path. */
+export function buildHarness(): string {
+  return buildTool("vmasim-kernel");
+}
+
+/** The alternating-prot workload run natively on the live kernel (harness/vmasim-kbench.c). */
+export function kernelAlternatingBench(n: number, m: number, seed: number): { setupSeconds: number; opsPerSecond: number } {
+  const bin = buildTool("vmasim-kbench");
+  const r = spawnSync(bin, ["alternating", String(n), String(m), String(seed)], { encoding: "utf8", timeout: 600_000 });
+  const match = /setup_s (\S+) ops_per_s (\S+)/.exec(r.stdout ?? "");
+  if (r.status !== 0 || !match) throw new Error(`vmasim-kbench failed: ${(r.stderr ?? "").trim() || r.error?.message}`);
+  return { setupSeconds: Number(match[1]), opsPerSecond: Number(match[2]) };
 }
 
 // ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  * The reference engine: the readable model of the VMA layer, implementing the
  * Engine interface with the modules of this folder (one per kernel file).
  */
-import { type Engine, FileKind, type VmaInfo } from "../engine.js";
+import { CMD_SLOTS } from "../wasm/abi.js";
+import { type Engine, FileKind, type VmaInfo, runCommand } from "../engine.js";
 import { PAGE_SIZE } from "../kernel/facts.js";
 import type { KernelSwitches } from "../kernel/versions.js";
 import { dup_mmap } from "./fork.js";
@@ -130,6 +131,16 @@ export class ReferenceEngine implements Engine {
 
   mapCount(pid: number): number {
     return this.mm(pid).mapCount;
+  }
+
+  memoryBytes(): number | null {
+    return null;
+  }
+
+  submit(cmds: Float64Array): Float64Array {
+    const out = new Float64Array(cmds.length / CMD_SLOTS);
+    for (let i = 0; i < out.length; i++) out[i] = runCommand(this, cmds, i);
+    return out;
   }
 
   vmas(pid: number, lo: number, hi: number): VmaInfo[] {

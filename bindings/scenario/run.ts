@@ -3,7 +3,7 @@
  * returning exactly the report lines the CLI prints. It knows nothing of the
  * engine behind the facade.
  */
-import { type AddressSpace, type EngineName, type FileHandle, Simulation } from "../facade.js";
+import { type AddressSpace, type Batch, type EngineName, type FileHandle, Simulation } from "../facade.js";
 import { WINDOW_END, WINDOW_START } from "../kernel/facts.js";
 import { type Command, ScenarioError, commandWord } from "./commands.js";
 import { parseScenario } from "./parse.js";
@@ -35,17 +35,31 @@ export function runScenarioLines(text: string, opts: RunOptions = {}): string[] 
   return new Runner(sim).run(commands);
 }
 
+/**
+ * Plays commands on a Simulation. Runs of syscalls go to the engine as one
+ * batch; the batch is flushed before anything that reads state or switches
+ * processes, so reports see every earlier call.
+ */
 class Runner {
   private current: AddressSpace;
   private readonly files = new Map<string, FileHandle>();
   private readonly out: string[] = [];
+  private readonly batch: Batch;
+  private pending: Command[] = [];
 
   constructor(private readonly sim: Simulation) {
     this.current = sim.process("main");
+    this.batch = sim.batch();
   }
 
   run(commands: readonly Command[]): string[] {
-    for (const c of commands) this.step(c);
+    for (const c of commands) {
+      if (!this.queue(c)) {
+        this.flush();
+        this.step(c);
+      }
+    }
+    this.flush();
     return this.out;
   }
 
@@ -53,38 +67,57 @@ class Runner {
     this.out.push(formatError(c.line, commandWord(c), errno));
   }
 
-  private check(c: Command, r: { ok: boolean; errno?: string }): void {
-    if (!r.ok) this.fail(c, r.errno!);
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const results = this.batch.run();
+    results.forEach((r, i) => {
+      if (!r.ok) this.fail(this.pending[i]!, r.errno);
+    });
+    this.pending = [];
   }
 
+  /** Queue a syscall command in the batch; false if c is not one. */
+  private queue(c: Command): boolean {
+    const b = this.batch;
+    const p = this.current;
+    switch (c.op) {
+      case "mmap":
+        b.mmap(p, c.addr, c.len, c.prot, c.flags, c.file === null ? null : this.files.get(c.file)!, c.offset);
+        break;
+      case "munmap": b.munmap(p, c.addr, c.len); break;
+      case "mprotect": b.mprotect(p, c.addr, c.len, c.prot); break;
+      case "madvise": b.madvise(p, c.addr, c.len, c.advice); break;
+      case "mremap": {
+        const fixed = (c.flags & 2) !== 0 ? { fixed: c.newAddr } : {};
+        b.mremap(p, c.addr, c.oldLen, c.newLen, { maymove: (c.flags & 1) !== 0, dontunmap: (c.flags & 4) !== 0, ...fixed });
+        break;
+      }
+      case "mlock": b.mlock(p, c.addr, c.len); break;
+      case "munlock": b.munlock(p, c.addr, c.len); break;
+      case "prctl": b.setMemoryMerge(p, c.value % U64); break;
+      case "write": {
+        const content = c.content.kind === "unique" ? "unique" : c.content.kind === "cycle" ? { cycle: n(c.content.k) } : { value: c.content.value };
+        b.write(p, c.addr, c.len, content);
+        break;
+      }
+      case "read": b.read(p, c.addr, c.len); break;
+      default:
+        return false;
+    }
+    this.pending.push(c);
+    return true;
+  }
+
+  /** Commands that are not queued syscalls: files, processes, limits and reports. */
   private step(c: Command): void {
     const p = this.current;
     switch (c.op) {
-      case "mmap": {
-        const f = c.file === null ? null : this.files.get(c.file)!;
-        return this.check(c, p.mmap(c.addr, c.len, c.prot, c.flags, f, c.offset));
-      }
-      case "munmap": return this.check(c, p.munmap(c.addr, c.len));
-      case "mprotect": return this.check(c, p.mprotect(c.addr, c.len, c.prot));
-      case "madvise": return this.check(c, p.madvise(c.addr, c.len, c.advice));
-      case "mremap": {
-        const fixed = (c.flags & 2) !== 0 ? { fixed: c.newAddr } : {};
-        return this.check(c, p.mremap(c.addr, c.oldLen, c.newLen, { maymove: (c.flags & 1) !== 0, dontunmap: (c.flags & 4) !== 0, ...fixed }));
-      }
-      case "mlock": return this.check(c, p.mlock(c.addr, c.len));
-      case "munlock": return this.check(c, p.munlock(c.addr, c.len));
-      case "prctl": return this.check(c, p.setMemoryMerge(c.value % U64));
       case "file":
         this.files.set(c.name, this.sim.createFile(c.name, c.size));
         return;
       case "open":
         this.files.set(c.name, this.sim.openDevZero(c.name));
         return;
-      case "write": {
-        const content = c.content.kind === "unique" ? "unique" : c.content.kind === "cycle" ? { cycle: n(c.content.k) } : { value: c.content.value };
-        return this.check(c, p.write(c.addr, c.len, content));
-      }
-      case "read": return this.check(c, p.read(c.addr, c.len));
       case "process":
         this.current = this.sim.process(c.name);
         return;
@@ -116,6 +149,8 @@ class Runner {
       case "ksm_scan":
       case "ksm_stat":
         throw new ScenarioError(c.line, `'${c.op}' is not simulated yet (KSM scanning is not part of this version of vmasim)`);
+      default:
+        throw new Error(`vmasim internal error: '${c.op}' was neither queued nor run`);
     }
   }
 }

@@ -1,3 +1,5 @@
+import { type EngineName, Simulation } from "../facade.js";
+
 /**
  * Generated workloads: scenario texts used by the showcase, benchmarks and
  * tests. Deterministic (own PRNG) so that every engine and the live kernel
@@ -52,4 +54,55 @@ export function allocatorWorkload(chunks: number, seed = 1): string {
   }
   out.push("count");
   return `${out.join("\n")}\n`;
+}
+
+export interface StressResult {
+  readonly buildSeconds: number;
+  readonly churnSeconds: number;
+  readonly vmas: number;
+  /** Engine memory after the build, if the engine can tell. */
+  readonly memoryBytes: number | null;
+}
+
+/**
+ * Build n VMAs (single pages at consecutive addresses, alternating rw-/r--)
+ * in batches, then make m random single-page mprotect toggles.
+ */
+export function stress(engine: EngineName, n: number, m: number, progress: (phase: string, done: number, total: number) => void = () => {}): StressResult {
+  const BASE = 0x100000000000;
+  const sim = new Simulation({ engine });
+  sim.maxMapCount = n + 65530;
+  const p = sim.process("main");
+  const b = sim.batch();
+  const prot = new Uint8Array(n);
+  const step = 1 << 16;
+  let t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    prot[i] = i & 1;
+    b.mmap(p, BASE + i * 4096, 4096, prot[i] ? 1 : 3, 0x32);
+    if (b.length === step) {
+      checkBatch(b.runRaw());
+      progress("build", i + 1, n);
+    }
+  }
+  checkBatch(b.runRaw());
+  const buildSeconds = (performance.now() - t0) / 1000;
+  const memoryBytes = sim.engine.memoryBytes();
+  const rng = new XorShift(1);
+  t0 = performance.now();
+  for (let k = 0; k < m; k++) {
+    const i = rng.int(0, n - 1);
+    prot[i]! ^= 1;
+    b.mprotect(p, BASE + i * 4096, 4096, prot[i] ? 1 : 3);
+    if (b.length === step) {
+      checkBatch(b.runRaw());
+      progress("churn", k + 1, m);
+    }
+  }
+  checkBatch(b.runRaw());
+  return { buildSeconds, churnSeconds: (performance.now() - t0) / 1000, vmas: p.mapCount, memoryBytes };
+}
+
+function checkBatch(results: Float64Array): void {
+  for (const r of results) if (r < 0) throw new Error(`stress: a call failed with errno ${-r}`);
 }

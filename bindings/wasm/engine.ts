@@ -204,7 +204,7 @@ export class WasmEngine implements Engine {
   }
 
   /** Bytes of linear memory the engine's records use. */
-  engineBytes(): number {
+  memoryBytes(): number {
     return this.x.engine_bytes();
   }
 }

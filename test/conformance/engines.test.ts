@@ -8,7 +8,9 @@ import { describe, expect, it } from "vitest";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 import { randomScenario } from "../support/random-scenario.js";
 
-const runs = Number(process.env.VMASIM_ENGINE_RUNS ?? 1000);
+// In the browser project there is no process.env: the default applies.
+const env = typeof process === "undefined" ? undefined : process.env.VMASIM_ENGINE_RUNS;
+const runs = Number(env ?? 1000);
 
 describe("reference engine vs Wasm engine", () => {
   it(`${runs} random scenarios give identical reports`, () => {

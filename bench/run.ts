@@ -1,0 +1,155 @@
+/**
+ * vmasim benchmarks (npm run bench): tinybench tasks on the Wasm engine, the
+ * reference engine and, where it applies, the live kernel, measured in one
+ * run; printed as a table and saved as JSON (build/bench-results.json).
+ *
+ *   (a) alternating-prot: N single pages mapped at consecutive addresses,
+ *       alternating rw-/r-- (N VMAs), then random single-page mprotect toggles.
+ *   (b) mmap/munmap churn at 1M VMAs: munmap a random page, map it again with
+ *       a random protection (merging with neighbours when it matches them).
+ *   (c) random findVma lookups at 1M and 10M VMAs.
+ *   (d) (a) run natively on the live kernel (harness/vmasim-kbench.c).
+ *
+ * VMASIM_BENCH_QUICK=1 shrinks every size (for a smoke run).
+ */
+import { writeFileSync, mkdirSync } from "node:fs";
+import { cpus } from "node:os";
+import { Bench } from "tinybench";
+import { type AddressSpace, type EngineName, Simulation } from "../bindings/facade.js";
+import { kernelAlternatingBench, liveKernelAvailable } from "../bindings/harness/live.js";
+import { XorShift } from "../bindings/scenario/workloads.js";
+
+const BASE = 0x100000000000;
+const PAGE = 4096;
+const quick = process.env.VMASIM_BENCH_QUICK === "1";
+const scale = (n: number) => (quick ? Math.max(1000, Math.floor(n / 100)) : n);
+
+interface Row {
+  workload: string;
+  size: string;
+  engine: string;
+  opsPerSecond: number;
+  bytesPerVma?: number;
+  note?: string;
+}
+const rows: Row[] = [];
+
+/** Map n single pages alternating rw-/r-- through batches; returns the process. */
+function alternatingSpace(engine: EngineName, n: number): { sim: Simulation; p: AddressSpace; prot: Uint8Array } {
+  const sim = new Simulation({ engine });
+  sim.maxMapCount = n + 65530;
+  const p = sim.process("main");
+  const b = sim.batch();
+  const prot = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    prot[i] = i & 1;
+    b.mmap(p, BASE + i * PAGE, PAGE, prot[i] ? 1 : 3, 0x22 | 0x10);
+    if (b.length === 65536) b.runRaw();
+  }
+  b.runRaw();
+  if (p.mapCount !== n) throw new Error(`setup: expected ${n} VMAs, got ${p.mapCount}`);
+  return { sim, p, prot };
+}
+
+/** Runs one tinybench task of `ops` operations per iteration; returns ops/s. */
+async function measure(name: string, ops: number, fn: () => void, heavy: boolean): Promise<number> {
+  const bench = new Bench({ name, time: heavy ? 500 : 1000, iterations: heavy ? 2 : 10, warmup: !heavy, warmupIterations: 2 });
+  bench.add(name, fn);
+  await bench.run();
+  const r = bench.tasks[0]!.result;
+  if (r.state !== "completed") throw new Error(`${name}: ${r.state}${"error" in r ? `: ${String(r.error)}` : ""}`);
+  return r.throughput.mean * ops;
+}
+
+async function alternatingProt(engine: EngineName, n: number, toggles: number): Promise<void> {
+  const { sim, p, prot } = alternatingSpace(engine, n);
+  const rng = new XorShift(1);
+  const b = sim.batch();
+  const perIter = engine === "ts" && n >= 1_000_000 ? 500 : Math.min(toggles, 20_000);
+  const ops = await measure(`alternating-prot ${engine} N=${n}`, perIter, () => {
+    for (let k = 0; k < perIter; k++) {
+      const i = rng.int(0, n - 1);
+      prot[i]! ^= 1;
+      b.mprotect(p, BASE + i * PAGE, PAGE, prot[i] ? 1 : 3);
+    }
+    b.runRaw();
+  }, engine === "ts");
+  const bytes = sim.engine.memoryBytes();
+  rows.push({ workload: "(a) alternating-prot", size: `N=${n}`, engine, opsPerSecond: ops, ...(bytes === null ? {} : { bytesPerVma: bytes / p.mapCount }) });
+}
+
+async function churn(engine: EngineName, n: number): Promise<void> {
+  const { sim, p } = alternatingSpace(engine, n);
+  const rng = new XorShift(2);
+  const b = sim.batch();
+  const perIter = engine === "ts" ? 200 : 10_000;
+  const ops = await measure(`churn ${engine} N=${n}`, 2 * perIter, () => {
+    for (let k = 0; k < perIter; k++) {
+      const addr = BASE + rng.int(0, n - 1) * PAGE;
+      b.munmap(p, addr, PAGE);
+      b.mmap(p, addr, PAGE, rng.int(0, 1) ? 1 : 3, 0x22 | 0x10);
+    }
+    b.runRaw();
+  }, engine === "ts");
+  rows.push({ workload: "(b) mmap/munmap churn", size: `N=${n}`, engine, opsPerSecond: ops });
+}
+
+async function lookups(engine: EngineName, n: number): Promise<void> {
+  const { sim, p } = alternatingSpace(engine, n);
+  const rng = new XorShift(3);
+  const perIter = 10_000;
+  let sink = 0;
+  const ops = await measure(`findVma ${engine} N=${n}`, perIter, () => {
+    for (let k = 0; k < perIter; k++) sink += p.findVma(BASE + rng.int(0, n - 1) * PAGE)!.start;
+  }, false);
+  if (sink === 0) throw new Error("no lookups");
+  const bytes = sim.engine.memoryBytes();
+  rows.push({ workload: "(c) random findVma", size: `N=${n}`, engine, opsPerSecond: ops, ...(bytes === null ? {} : { bytesPerVma: bytes / p.mapCount }) });
+}
+
+function kernel(n: number, toggles: number): void {
+  const live = liveKernelAvailable();
+  if (!live.ok) {
+    rows.push({ workload: "(a) alternating-prot", size: `N=${n}`, engine: "kernel", opsPerSecond: Number.NaN, note: live.reason });
+    return;
+  }
+  const r = kernelAlternatingBench(n, toggles, 1);
+  rows.push({ workload: "(a) alternating-prot", size: `N=${n}`, engine: "kernel", opsPerSecond: r.opsPerSecond });
+}
+
+const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
+
+async function main(): Promise<void> {
+  const m = scale(1_000_000);
+  for (const n of [scale(100_000), scale(1_000_000)]) {
+    await alternatingProt("wasm", n, m);
+    await alternatingProt("ts", n, m);
+    kernel(n, m);
+  }
+  await churn("wasm", scale(1_000_000));
+  await churn("ts", scale(1_000_000));
+  for (const n of [scale(1_000_000), scale(10_000_000)]) {
+    await lookups("wasm", n);
+    await lookups("ts", n);
+  }
+
+  const table = rows.map((r) => {
+    const same = rows.filter((o) => o.workload === r.workload && o.size === r.size);
+    const ts = same.find((o) => o.engine === "ts")?.opsPerSecond;
+    const k = same.find((o) => o.engine === "kernel")?.opsPerSecond;
+    return {
+      workload: r.workload, size: r.size, engine: r.engine, "ops/s": fmt(r.opsPerSecond),
+      "× ts": ts && r.engine !== "ts" ? (r.opsPerSecond / ts).toFixed(1) : "",
+      "× kernel": k && r.engine !== "kernel" ? (r.opsPerSecond / k).toFixed(1) : "",
+      "bytes/VMA": r.bytesPerVma === undefined ? "" : r.bytesPerVma.toFixed(1),
+      note: r.note ?? "",
+    };
+  });
+  console.table(table);
+  mkdirSync("build", { recursive: true });
+  const meta = { date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? "?", cpus: cpus().length, quick };
+  writeFileSync("build/bench-results.json", `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  console.log("saved build/bench-results.json");
+}
+
+await main();
