@@ -17,10 +17,22 @@ const ADVICES = [
 const hex = (n: number) => `0x${n.toString(16)}`;
 const page = fc.integer({ min: 0, max: WINDOW_PAGES - 1 });
 const pages = fc.integer({ min: 1, max: 16 });
-/** An address: usually a page of the window, sometimes unaligned. */
-const addr = fc.tuple(page, fc.nat(19)).map(([p, r]) => hex(WINDOW + p * 4096 + (r === 0 ? 1 : 0)));
-/** A length: usually whole pages, sometimes 0 or a page and a bit. */
-const len = fc.tuple(pages, fc.nat(29)).map(([n, r]) => (r === 0 ? "0" : r === 1 ? `${n * 4096 + 100}` : `${n}p`));
+/** Values far outside the address space: 2^64 - 1, 2^63, 2^53 +- 1, TASK_SIZE and around. */
+const EXTREMES = [
+  "0xffffffffffffffff", "0xfffffffffffff000", "0x8000000000000000", "0x20000000000001", "0x1fffffffffffff",
+  "0x800000000000", "0x7ffffffff000", "0x7fffffffe000", "0x10000000000000",
+];
+const extreme = fc.constantFrom(...EXTREMES);
+/** An address: usually a page of the window, sometimes unaligned, rarely absurd. */
+const addr = fc.oneof(
+  { weight: 60, arbitrary: fc.tuple(page, fc.nat(19)).map(([p, r]) => hex(WINDOW + p * 4096 + (r === 0 ? 1 : 0))) },
+  { weight: 1, arbitrary: extreme },
+);
+/** A length: usually whole pages, sometimes 0 or a page and a bit, rarely absurd. */
+const len = fc.oneof(
+  { weight: 60, arbitrary: fc.tuple(pages, fc.nat(29)).map(([n, r]) => (r === 0 ? "0" : r === 1 ? `${n * 4096 + 100}` : `${n}p`)) },
+  { weight: 1, arbitrary: extreme },
+);
 const prot = fc.constantFrom(...PROTS);
 
 const mmapCmd = fc
