@@ -13,7 +13,7 @@ import { anon_vma_prepare, beyond_eof } from "./memory";
 import { PAGE, offsetInPage, pageAlign } from "./mmap";
 import { FILE_SHMEM_ANON, file_kind, vma_anon, vma_end, vma_file, vma_flags, vma_is_anonymous, vma_set_flags, vma_start } from "./mm_types";
 import { tree_find, tree_lookup, tree_prev } from "./tree";
-import { is_err, vma_modify_flags } from "./vma";
+import { is_err, vma_modified_flags, vma_modify_flags } from "./vma";
 
 /** Valid advice numbers: 0-4, 8-25. */
 function valid_advice(a: u32): bool {
@@ -100,7 +100,7 @@ function madvise_vma_behavior(mm: usize, v: usize, prev: usize, start: u64, end:
   if (newFlags == vma_flags(v)) return v;
   const res = vma_modify_flags(mm, prev, v, start, end, newFlags);
   if (is_err(res)) return <isize>res == -<isize>ENOMEM ? <usize>(-<isize>EAGAIN) : res;
-  vma_set_flags(res, newFlags);
+  vma_set_flags(res, vma_modified_flags(res, newFlags));
   return res;
 }
 

@@ -50,18 +50,25 @@ export function beyond_eof(v: usize, page: u64): bool {
   return f != 0 && file_kind(f) != FILE_DEV_ZERO && vma_pgoff(v) + (page - vma_start(v)) >= file_size_pages(f);
 }
 
+/** The first page of v at or after from that lies beyond the end of its file, or v's end (eof_page). */
+function eof_page(v: usize, from: u64): u64 {
+  const f = vma_file(v);
+  if (f == 0 || file_kind(f) == FILE_DEV_ZERO) return vma_end(v);
+  const limit = <i64>vma_start(v) + <i64>file_size_pages(f) - <i64>vma_pgoff(v);
+  const capped = min<i64>(<i64>vma_end(v), limit);
+  return <u64>max<i64>(<i64>from, capped);
+}
+
 /** Write every page of [first, last) in order (see the reference): EFAULT at the first bad page. */
 export function write_pages(mm: usize, first: u64, last: u64): i64 {
   let page = first;
   while (page < last) {
     const v = tree_lookup(mm, page);
     if (v == 0 || (vma_flags(v) & VM_WRITE) == 0) return -<i64>EFAULT;
-    const stop = min(last, vma_end(v));
-    const priv = (vma_flags(v) & VM_SHARED) == 0;
-    for (; page < stop; page++) {
-      if (beyond_eof(v, page)) return -<i64>EFAULT;
-      if (priv) anon_vma_prepare(mm, v);
-    }
+    const stop = min(last, eof_page(v, page));
+    if (stop > page && (vma_flags(v) & VM_SHARED) == 0) anon_vma_prepare(mm, v);
+    if (stop < min(last, vma_end(v))) return -<i64>EFAULT;
+    page = stop;
   }
   return 0;
 }

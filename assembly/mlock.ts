@@ -5,7 +5,7 @@ import { populate_vma_page_range } from "./memory";
 import { pageRem } from "./mmap";
 import { vma_end, vma_flags, vma_set_flags, vma_start } from "./mm_types";
 import { tree_find, tree_lookup, tree_next, tree_prev } from "./tree";
-import { is_err, vma_modify_flags } from "./vma";
+import { is_err, vma_modified_flags, vma_modify_flags } from "./vma";
 
 /** Apply the lock flags to [start, end) of v; special and hugetlb VMAs are left alone (mlock_fixup()). */
 function mlock_fixup(mm: usize, v: usize, prev: usize, start: u64, end: u64, newFlags: u32): usize {
@@ -13,7 +13,7 @@ function mlock_fixup(mm: usize, v: usize, prev: usize, start: u64, end: u64, new
   if (newFlags == oldFlags || (oldFlags & (VM_SPECIAL | VM_HUGETLB)) != 0) return v;
   const res = vma_modify_flags(mm, prev, v, start, end, newFlags);
   if (is_err(res)) return res;
-  vma_set_flags(res, newFlags);
+  vma_set_flags(res, vma_modified_flags(res, newFlags));
   return res;
 }
 

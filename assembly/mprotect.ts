@@ -5,7 +5,7 @@ import { populate_vma_page_range } from "./memory";
 import { PAGE, calc_vm_prot_bits, offsetInPage, pageAlign } from "./mmap";
 import { vma_anon, vma_end, vma_flags, vma_is_anonymous, vma_set_flags, vma_start } from "./mm_types";
 import { tree_find, tree_prev } from "./tree";
-import { is_err, vma_modify_flags } from "./vma";
+import { is_err, vma_modified_flags, vma_modify_flags } from "./vma";
 
 /** Apply newFlags to [start, end) of v with the VM_ACCOUNT rules (mprotect_fixup()). */
 function mprotect_fixup(mm: usize, v: usize, prev: usize, start: u64, end: u64, newFlagsIn: u32): usize {
@@ -19,7 +19,7 @@ function mprotect_fixup(mm: usize, v: usize, prev: usize, start: u64, end: u64, 
   }
   const res = vma_modify_flags(mm, prev, v, start, end, newFlags);
   if (is_err(res)) return res;
-  vma_set_flags(res, newFlags);
+  vma_set_flags(res, vma_modified_flags(res, newFlags));
   if ((oldFlags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newFlags & VM_WRITE) != 0) {
     populate_vma_page_range(mm, res, start, end);
   }

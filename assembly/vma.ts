@@ -2,11 +2,13 @@
 // the rules that decide whether a new or modified range can merge with its
 // neighbours, and the split/expand primitives. Page numbers throughout.
 
-import { ENOMEM, SW_ANON_VMA_SOURCE_RULE, SW_COPIED_FROM_FORK_CHECK, VM_MAYBE_GUARD, VM_SOFTDIRTY, VM_SPECIAL } from "./generated/facts";
+import {
+  ENOMEM, SW_ANON_VMA_SOURCE_RULE, SW_COPIED_FROM_FORK_CHECK, SW_STICKY_FLAGS, VM_MAYBE_GUARD, VM_SOFTDIRTY, VM_SPECIAL, VM_STICKY,
+} from "./generated/facts";
 import { maxMapCount, sw } from "./kernel";
 import {
   mm_map_count, vma_anon, vma_chain, vma_dup, vma_end, vma_file, vma_flags, vma_free, vma_pages, vma_pgoff,
-  vma_raw_set_end, vma_raw_set_start, vma_set_anon, vma_set_chain, vma_set_pgoff, vma_start,
+  vma_raw_set_end, vma_raw_set_start, vma_set_anon, vma_set_chain, vma_set_flags, vma_set_pgoff, vma_start,
 } from "./mm_types";
 import { tree_insert, tree_next, tree_remove, tree_set_end } from "./tree";
 
@@ -112,10 +114,21 @@ export function dup_anon_vma(dst: usize, src: usize): void {
   }
 }
 
+/** Sticky flags survive a merge from whichever participant had them. */
+function vma_merge_sticky(survivor: usize, flags: u32): void {
+  if (sw(SW_STICKY_FLAGS)) vma_set_flags(survivor, vma_flags(survivor) | (flags & VM_STICKY));
+}
+
+/** The flags a modified range ends up with: the requested ones plus sticky ones brought in by a merge. */
+export function vma_modified_flags(v: usize, newFlags: u32): u32 {
+  return sw(SW_STICKY_FLAGS) ? newFlags | (vma_flags(v) & VM_STICKY) : newFlags;
+}
+
 /** Grow target to [start, end) with pgoff, removing next if swallowed (vma_expand()). */
 function vma_expand(g: Vmg, target: usize, start: u64, end: u64, pgoff: u64): void {
   const next = g.next;
   const removeNext = next != 0 && target != next && end == vma_end(next);
+  vma_merge_sticky(target, g.flags | (removeNext ? vma_flags(next) : 0));
   if (removeNext) dup_anon_vma(target, next);
   if (g.copiedFrom != 0) dup_anon_vma(target, g.copiedFrom);
   if (removeNext) tree_remove(g.mm, next);
@@ -168,8 +181,10 @@ export function vma_merge_existing_range(g: Vmg): usize {
   const canMergeRight = !g.justExpand && can_vma_merge_right(g, canMergeLeft);
   if (!canMergeLeft && !canMergeRight) return 0;
   const removeMiddle = leftSide && rightSide;
+  const sticky = g.flags | (canMergeRight ? vma_flags(next) : 0) | (canMergeLeft ? vma_flags(prev) : 0);
 
   if (canMergeLeft && canMergeRight) {
+    vma_merge_sticky(prev, sticky);
     dup_anon_vma(prev, next);
     dup_anon_vma(prev, middle);
     const end = vma_end(next);
@@ -181,6 +196,7 @@ export function vma_merge_existing_range(g: Vmg): usize {
     return prev;
   }
   if (canMergeLeft) {
+    vma_merge_sticky(prev, sticky);
     dup_anon_vma(prev, middle);
     if (removeMiddle) {
       const end = vma_end(middle);
@@ -194,6 +210,7 @@ export function vma_merge_existing_range(g: Vmg): usize {
     }
     return prev;
   }
+  vma_merge_sticky(next, sticky);
   dup_anon_vma(next, middle);
   if (removeMiddle) {
     const start = vma_start(middle);

@@ -4,7 +4,7 @@
  * plain typed objects and failures are errno names, never exceptions.
  */
 import { type Engine, FileKind, type VmaInfo } from "./engine.js";
-import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
+import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, lookup, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
 import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
 import { ReferenceEngine } from "./reference/engine.js";
 import { WasmEngine } from "./wasm/engine.js";
@@ -94,7 +94,7 @@ function parseMapFlagsArg(flags: string | number): number {
   if (typeof flags === "number") return flags;
   let bits = 0;
   for (const name of flags.split("|")) {
-    const b = MAP_FLAG_NAMES[name];
+    const b = lookup(MAP_FLAG_NAMES, name);
     if (b === undefined) throw new TypeError(`unknown mmap flag '${name}'`);
     bits |= b;
   }
@@ -106,7 +106,7 @@ export function createEngine(name: EngineName, switches: KernelSwitches): Engine
 }
 
 function adviceArg(advice: string | number): number {
-  const a = typeof advice === "number" ? advice : MADV[advice];
+  const a = typeof advice === "number" ? advice : lookup(MADV, advice);
   if (a === undefined) throw new TypeError(`unknown madvise advice '${advice}'`);
   return a;
 }

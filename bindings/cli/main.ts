@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { createTwoFilesPatch } from "diff";
 import { liveKernelAvailable, runOnKernel } from "../harness/live.js";
-import { KERNEL_PRESETS } from "../kernel/versions.js";
+import { KERNEL_PRESETS, KernelSwitchError } from "../kernel/versions.js";
 import { ScenarioError } from "../scenario/commands.js";
 import { runScenarioLines } from "../scenario/run.js";
 import { allocatorWorkload, stress } from "../scenario/workloads.js";
@@ -236,7 +236,7 @@ export function main(argv: string[]): number {
       process.stderr.write(`vmasim: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof KernelSwitchError) {
       process.stderr.write(`vmasim: ${e.message}\n`);
       return 2;
     }

@@ -99,6 +99,12 @@ export const VM_MERGEABLE = 0x80000000;
 /** Driver-set flags that forbid any merge (mm.h VM_SPECIAL). */
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
 export const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
+/**
+ * Flags that survive a merge from any participant (6.18.44's "sticky VMA
+ * flags" backport). VM_SOFTDIRTY would join them with CONFIG_MEM_SOFT_DIRTY,
+ * which this kernel does not set.
+ */
+export const VM_STICKY = VM_MAYBE_GUARD;
 export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 export const VM_MAY_FLAGS = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 
@@ -117,6 +123,11 @@ export const MAP_LOCKED = 0x2000;
 export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
+
+/** A name's value in a lookup table, own properties only (so "toString" is not a name). */
+export function lookup<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
 
 /** Scenario flag words → MAP_* bits. */
 export const MAP_FLAG_NAMES: Readonly<Record<string, number>> = {

@@ -32,6 +32,11 @@ export interface KernelSwitches {
    */
   readonly dontunmapKeepsAccount: boolean;
   /**
+   * 6.18.44 (the 6.18.y backport of sticky VMA flags): VM_MAYBE_GUARD is kept
+   * on the VMA that survives a merge if any participant had it.
+   */
+  readonly stickyFlags: boolean;
+  /**
    * What-if (David Hildenbrand's review of the 2025 series): KSM also accepts
    * private VM_PFNMAP, VM_MIXEDMAP, VM_IO and VM_DONTEXPAND mappings. Off in
    * every real kernel up to 7.2.
@@ -48,29 +53,35 @@ const K6_18: KernelSwitches = {
   multiVmaMremap: true,
   dontunmapSelfMerge: true,
   dontunmapKeepsAccount: true,
+  stickyFlags: true,
   ksmAllowSpecial: false,
 };
 
 /** The presets; "6.18" is the live kernel of these machines and the default. */
 export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
   "6.18": K6_18,
-  "6.17": { ...K6_18, copiedFromForkCheck: false, dontunmapKeepsAccount: false },
-  "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false, dontunmapKeepsAccount: false },
+  "6.17": { ...K6_18, copiedFromForkCheck: false, dontunmapKeepsAccount: false, stickyFlags: false },
+  "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false, dontunmapKeepsAccount: false, stickyFlags: false },
 };
 
 export const DEFAULT_KERNEL = "6.18";
 
-/** Resolves a preset name plus `name=on|off` overrides; throws Error naming the bad argument. */
+/** A bad kernel version or switch (a usage error: the CLI exits 2). */
+export class KernelSwitchError extends Error {
+  override name = "KernelSwitchError";
+}
+
+/** Resolves a preset name plus `name=on|off` overrides; throws KernelSwitchError naming the bad argument. */
 export function resolveKernel(version: string, overrides: readonly string[] = []): KernelSwitches {
-  const base = KERNEL_PRESETS[version];
+  const base = Object.hasOwn(KERNEL_PRESETS, version) ? KERNEL_PRESETS[version] : undefined;
   if (base === undefined) {
-    throw new Error(`unknown kernel version '${version}' (known: ${Object.keys(KERNEL_PRESETS).join(", ")})`);
+    throw new KernelSwitchError(`unknown kernel version '${version}' (known: ${Object.keys(KERNEL_PRESETS).join(", ")})`);
   }
   const out: Record<string, boolean> = { ...base };
   for (const o of overrides) {
     const m = /^([A-Za-z]+)=(on|off|true|false|1|0)$/.exec(o);
-    if (!m || !(m[1]! in base)) {
-      throw new Error(`bad switch '${o}' (expected NAME=on|off with NAME one of ${Object.keys(base).join(", ")})`);
+    if (!m || !Object.hasOwn(base, m[1]!)) {
+      throw new KernelSwitchError(`bad switch '${o}' (expected NAME=on|off with NAME one of ${Object.keys(base).join(", ")})`);
     }
     out[m[1]!] = m[2] === "on" || m[2] === "true" || m[2] === "1";
   }

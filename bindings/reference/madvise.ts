@@ -18,7 +18,7 @@ import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
 import { anon_vma_prepare, beyond_eof } from "./memory.js";
 import { offsetInPage, pageAlign } from "./mmap.js";
-import { vma_modify_flags } from "./vma.js";
+import { vma_modified_flags, vma_modify_flags } from "./vma.js";
 
 const VALID_ADVICE = new Set([0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
 
@@ -109,7 +109,7 @@ function madvise_vma_behavior(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, sta
   const res = vma_modify_flags(k, mm, prev, vma, start, end, newFlags);
   // Resource failures (the map_count limit included) are reported as EAGAIN.
   if (typeof res === "number") return res === -ENOMEM ? -EAGAIN : res;
-  res.flags = newFlags;
+  res.flags = vma_modified_flags(k, res, newFlags);
   return res;
 }
 

@@ -51,28 +51,30 @@ export function beyond_eof(vma: Vma, page: number): boolean {
 }
 
 /**
- * A write fault on one page: private mappings get an anon_vma (the page is
- * copied or zero-filled into anonymous memory); shared ones do not.
+ * The first page of vma at or after `from` that lies beyond the end of its
+ * file (a fault there is SIGBUS), or vma.end if none.
  */
-function handle_write_fault(k: Kernel, mm: Mm, vma: Vma): void {
-  if (!vmAny(vma.flags, VM_SHARED)) anon_vma_prepare(k, mm, vma);
+function eof_page(vma: Vma, from: number): number {
+  const f = vma.file;
+  if (f === null || f.kind === FileKind.DevZero) return vma.end;
+  return Math.max(from, Math.min(vma.end, vma.start + f.sizePages - vma.pgoff));
 }
 
 /**
  * Write every page of [first, last) in order, as process_vm_writev() would
  * (GUP without FOLL_FORCE): stops with EFAULT at the first page that is
- * unmapped, not writable or beyond EOF; earlier pages stay written.
+ * unmapped, not writable or beyond EOF; earlier pages stay written. A write
+ * fault on private memory gives the VMA its anon_vma (once per VMA).
  */
 export function write_pages(k: Kernel, mm: Mm, first: number, last: number): number {
   let page = first;
   while (page < last) {
     const vma = mm.tree.lookup(page);
     if (vma === null || !vmAny(vma.flags, VM_WRITE)) return -EFAULT;
-    const stop = Math.min(last, vma.end);
-    for (; page < stop; page++) {
-      if (beyond_eof(vma, page)) return -EFAULT;
-      handle_write_fault(k, mm, vma);
-    }
+    const stop = Math.min(last, eof_page(vma, page));
+    if (stop > page && !vmAny(vma.flags, VM_SHARED)) anon_vma_prepare(k, mm, vma);
+    if (stop < Math.min(last, vma.end)) return -EFAULT;
+    page = stop;
   }
   return 0;
 }

@@ -7,7 +7,7 @@ import { vmAny, vmClear } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import type { Mm, Vma } from "./mm_types.js";
 import { populate_vma_page_range } from "./memory.js";
-import { vma_modify_flags } from "./vma.js";
+import { vma_modified_flags, vma_modify_flags } from "./vma.js";
 
 /**
  * Apply the lock flags to [start, end) of vma (mlock_fixup()). Special and
@@ -18,7 +18,7 @@ function mlock_fixup(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, start: numbe
   if (newFlags === oldFlags || vmAny(oldFlags, VM_SPECIAL | VM_HUGETLB)) return vma;
   const res = vma_modify_flags(k, mm, prev, vma, start, end, newFlags);
   if (typeof res === "number") return res;
-  res.flags = newFlags;
+  res.flags = vma_modified_flags(k, res, newFlags);
   return res;
 }
 

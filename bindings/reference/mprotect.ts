@@ -10,7 +10,7 @@ import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
 import { calc_vm_prot_bits, offsetInPage, pageAlign } from "./mmap.js";
 import { populate_vma_page_range } from "./memory.js";
-import { vma_modify_flags } from "./vma.js";
+import { vma_modified_flags, vma_modify_flags } from "./vma.js";
 
 /**
  * Apply newFlags to [start, end) of vma (mprotect_fixup()). A private mapping
@@ -28,7 +28,7 @@ function mprotect_fixup(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, start: nu
   }
   const res = vma_modify_flags(k, mm, prev, vma, start, end, newFlags);
   if (typeof res === "number") return res;
-  res.flags = newFlags;
+  res.flags = vma_modified_flags(k, res, newFlags);
   // A private locked VMA becoming writable is populated for write at once.
   if ((oldFlags & (VM_WRITE | VM_SHARED | VM_LOCKED)) === VM_LOCKED && vmAny(newFlags, VM_WRITE)) {
     populate_vma_page_range(k, mm, res, start, end);

@@ -4,8 +4,8 @@
  * primitives. Page-number units throughout. Every function is named for the
  * kernel function whose rule it applies.
  */
-import { ENOMEM, VM_MAYBE_GUARD, VM_SOFTDIRTY, VM_SPECIAL } from "../kernel/facts.js";
-import { vmAny, vmEqualIgnoring } from "../kernel/vmflags.js";
+import { ENOMEM, VM_MAYBE_GUARD, VM_SOFTDIRTY, VM_SPECIAL, VM_STICKY } from "../kernel/facts.js";
+import { vmAny, vmEqualIgnoring, vmSet } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import type { AnonVma, File, Mm, Vma } from "./mm_types.js";
 
@@ -104,12 +104,29 @@ export function dup_anon_vma(dst: Vma, src: Vma | null): void {
 }
 
 /**
+ * Sticky flags (6.18.44) survive a merge from whichever participant had
+ * them: OR them into the survivor.
+ */
+function vma_merge_sticky(vmg: VmaMergeStruct, survivor: Vma, flags: number): void {
+  if (vmg.k.switches.stickyFlags) survivor.flags = vmSet(survivor.flags, flags & VM_STICKY);
+}
+
+/**
+ * The flags a modified range ends up with: the requested ones plus any
+ * sticky flag the merge brought in (vma_modify_flags()'s residual flags).
+ */
+export function vma_modified_flags(k: Kernel, vma: Vma, newFlags: number): number {
+  return k.switches.stickyFlags ? vmSet(newFlags, vma.flags & VM_STICKY) : newFlags;
+}
+
+/**
  * Grow target to [start, end) with the given pgoff, removing next if the new
  * range swallows it (vma_expand()).
  */
 function vma_expand(vmg: VmaMergeStruct, target: Vma, start: number, end: number, pgoff: number): void {
   const next = vmg.next;
   const removeNext = next !== null && target !== next && end === next.end;
+  vma_merge_sticky(vmg, target, vmg.flags | (removeNext ? next!.flags : 0));
   if (removeNext) dup_anon_vma(target, next);
   if (vmg.copiedFrom !== null) dup_anon_vma(target, vmg.copiedFrom);
   if (removeNext) vmg.mm.tree.remove(next!);
@@ -167,8 +184,10 @@ export function vma_merge_existing_range(vmg: VmaMergeStruct): Vma | null {
   const canMergeRight = !vmg.justExpand && can_vma_merge_right(vmg, canMergeLeft);
   if (!canMergeLeft && !canMergeRight) return null;
   const removeMiddle = leftSide && rightSide;
+  const sticky = (vmg.flags | (canMergeRight ? next!.flags : 0) | (canMergeLeft ? prev!.flags : 0)) >>> 0;
 
   if (canMergeLeft && canMergeRight) {
+    vma_merge_sticky(vmg, prev!, sticky);
     // prev absorbs middle and next.
     dup_anon_vma(prev!, next);
     dup_anon_vma(prev!, middle);
@@ -178,6 +197,7 @@ export function vma_merge_existing_range(vmg: VmaMergeStruct): Vma | null {
     return prev;
   }
   if (canMergeLeft) {
+    vma_merge_sticky(vmg, prev!, sticky);
     dup_anon_vma(prev!, middle);
     if (removeMiddle) {
       mm.tree.remove(middle);
@@ -191,6 +211,7 @@ export function vma_merge_existing_range(vmg: VmaMergeStruct): Vma | null {
     return prev;
   }
   // canMergeRight
+  vma_merge_sticky(vmg, next!, sticky);
   dup_anon_vma(next!, middle);
   if (removeMiddle) {
     mm.tree.remove(middle);

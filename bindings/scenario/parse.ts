@@ -2,7 +2,7 @@
  * Scenario text → commands. Every malformed line raises a ScenarioError that
  * names the line; nothing here ever throws anything else.
  */
-import { MADV, MAP_FLAG_NAMES } from "../kernel/facts.js";
+import { MADV, MAP_FLAG_NAMES, lookup } from "../kernel/facts.js";
 import { type Command, ScenarioError, type WriteContent } from "./commands.js";
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -44,7 +44,7 @@ export function parseProt(word: string, lineNo: number): number {
 function parseMapFlags(word: string, lineNo: number): number {
   let flags = 0;
   for (const name of word.split("|")) {
-    const bit = MAP_FLAG_NAMES[name];
+    const bit = lookup(MAP_FLAG_NAMES, name);
     if (bit === undefined) throw new ScenarioError(lineNo, `unknown mmap flag '${name}'`);
     flags |= bit;
   }
@@ -85,7 +85,7 @@ function parseName(word: string, lineNo: number, what: string): string {
 }
 
 /** Parses one line's words (already split, comment removed). */
-function parseWords(words: readonly string[], line: number, files: Set<string>): Command {
+function parseWords(words: readonly string[], line: number, files: Set<string>, processes: Set<string>): Command {
   const op = words[0]!;
   const num = (i: number, what: string) => parseNumber(words[i]!, line, what);
   switch (op) {
@@ -119,7 +119,7 @@ function parseWords(words: readonly string[], line: number, files: Set<string>):
       const usage = "madvise ADDR LEN ADVICE";
       need(words, 4, line, usage);
       noMore(words, 4, line, usage);
-      const advice = MADV[words[3]!];
+      const advice = lookup(MADV, words[3]!);
       if (advice === undefined) throw new ScenarioError(line, `unknown madvise advice '${words[3]}'`);
       return { line, op, addr: num(1, "ADDR"), len: num(2, "LEN"), advice, adviceName: words[3]! };
     }
@@ -176,7 +176,10 @@ function parseWords(words: readonly string[], line: number, files: Set<string>):
       const usage = `${op} NAME`;
       need(words, 2, line, usage);
       noMore(words, 2, line, usage);
-      return { line, op, name: parseName(words[1]!, line, "process name") };
+      const name = parseName(words[1]!, line, "process name");
+      if (op === "fork" && processes.has(name)) throw new ScenarioError(line, `process name '${name}' is already in use (fork makes a new process)`);
+      processes.add(name);
+      return { line, op, name };
     }
     case "ksm": {
       const usage = "ksm KEY=VALUE...";
@@ -218,6 +221,7 @@ export const SUPPORTED_OPEN_PATHS: readonly string[] = ["/dev/zero"];
 export function parseScenario(text: string): Command[] {
   const commands: Command[] = [];
   const files = new Set<string>();
+  const processes = new Set<string>(["main"]);
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
@@ -225,7 +229,7 @@ export function parseScenario(text: string): Command[] {
     const body = hash >= 0 ? raw.slice(0, hash) : raw;
     const words = body.split(/[ \t]+/).filter((w) => w.length > 0);
     if (words.length === 0) continue;
-    commands.push(parseWords(words, i + 1, files));
+    commands.push(parseWords(words, i + 1, files, processes));
   }
   return commands;
 }
