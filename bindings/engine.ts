@@ -83,6 +83,22 @@ export interface Engine {
    * engine drains the batch in one crossing per command buffer.
    */
   submit(cmds: Float64Array): Float64Array;
+  /**
+   * A write to /sys/kernel/mm/ksm/<KSM_KNOB_NAMES[knob]>, the value as the
+   * kernel's parsers read it (kstrto.ts); 0 or -errno.
+   */
+  ksmWrite(knob: number, u: number, i: number, b: number, mode: number): number;
+  /** Let ksmd complete n more full scans: 0, or -1 if it cannot (not running, or nothing to scan). */
+  ksmScan(n: number): number;
+  /** Let ksmd run for ms of simulated time. */
+  ksmRun(ms: number): void;
+  /** /proc/PID/ksm_stat: [rmap_items, zero_pages, merging_pages, process_profit, merge_any, mergeable]. */
+  ksmStat(pid: number): number[];
+  /**
+   * /sys/kernel/mm/ksm counters: [pages_shared, pages_sharing, pages_unshared, pages_volatile,
+   * stable_node_chains, stable_node_dups, ksm_zero_pages, general_profit, full_scans, pages_scanned, pages_skipped].
+   */
+  ksmGlobal(): number[];
   /** Bytes of memory the engine's own records take, where it can tell (the Wasm engine), else null. */
   memoryBytes(): number | null;
   /** The VMAs intersecting [lo, hi), in address order. */

@@ -6,6 +6,7 @@
 import { type Engine, FileKind, type VmaInfo } from "./engine.js";
 import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, lookup, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
 import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
+import { KSM_KNOB_NAMES, type KsmKnobName, parseKnobValue } from "./kernel/kstrto.js";
 import { ReferenceEngine } from "./reference/engine.js";
 import { WasmEngine } from "./wasm/engine.js";
 import type { VmaView } from "./scenario/report.js";
@@ -46,6 +47,32 @@ export interface Vma {
   readonly anonVma: number;
   /** True if the VMA's anon_vma came through fork (its chain is longer than one). */
   readonly forkChild: boolean;
+}
+
+/** /proc/PID/ksm_stat of one process. */
+export interface KsmProcessStat {
+  readonly ksmRmapItems: number;
+  readonly ksmZeroPages: number;
+  readonly ksmMergingPages: number;
+  readonly ksmProcessProfit: number;
+  readonly ksmMergeAny: boolean;
+  readonly ksmMergeable: boolean;
+}
+
+/** The counters of /sys/kernel/mm/ksm. */
+export interface KsmGlobalStat {
+  readonly pagesShared: number;
+  readonly pagesSharing: number;
+  readonly pagesUnshared: number;
+  readonly pagesVolatile: number;
+  readonly stableNodeChains: number;
+  readonly stableNodeDups: number;
+  readonly ksmZeroPages: number;
+  readonly generalProfit: number;
+  /** Full scans since the simulation started (reset by run=2). */
+  readonly fullScans: number;
+  readonly pagesScanned: number;
+  readonly pagesSkipped: number;
 }
 
 /** Page content for write(): a value in every word, each page's own address, or a cycle of K values. */
@@ -264,6 +291,33 @@ export class Simulation {
     return new FileHandle(name, fd);
   }
 
+  /** Write /sys/kernel/mm/ksm/KEY (e.g. ksmWrite("run", "1")); the kernel's parser reads the text. */
+  ksmWrite(key: KsmKnobName, value: string): SysResult {
+    const knob = KSM_KNOB_NAMES.indexOf(key);
+    if (knob < 0) throw new TypeError(`unknown ksm knob '${key}'`);
+    const v = parseKnobValue(value);
+    return result(this.engine.ksmWrite(knob, v.u, v.i, v.b, v.mode));
+  }
+
+  /** Let ksmd complete n more full scans; false if it never could (run is not 1, or nothing to scan). */
+  ksmScan(n: number): boolean {
+    return this.engine.ksmScan(n) === 0;
+  }
+
+  /** Let ksmd run for ms of simulated time (paced by pages_to_scan and sleep_millisecs). */
+  ksmRun(ms: number): void {
+    this.engine.ksmRun(ms);
+  }
+
+  /** The counters of /sys/kernel/mm/ksm. */
+  ksmStat(): KsmGlobalStat {
+    const g = this.engine.ksmGlobal();
+    return {
+      pagesShared: g[0]!, pagesSharing: g[1]!, pagesUnshared: g[2]!, pagesVolatile: g[3]!, stableNodeChains: g[4]!,
+      stableNodeDups: g[5]!, ksmZeroPages: g[6]!, generalProfit: g[7]!, fullScans: g[8]!, pagesScanned: g[9]!, pagesSkipped: g[10]!,
+    };
+  }
+
   get maxMapCount(): number {
     return this.engine.getMaxMapCount();
   }
@@ -333,6 +387,15 @@ export class AddressSpace {
   /** Read one byte of every page of the range; EFAULT at the first page that cannot be read. */
   read(addr: Num, len: Num): SysResult {
     return result(this.e.readPages(this.pid, num(addr), num(len)));
+  }
+
+  /** /proc/PID/ksm_stat. */
+  ksmStat(): KsmProcessStat {
+    const k = this.e.ksmStat(this.pid);
+    return {
+      ksmRmapItems: k[0]!, ksmZeroPages: k[1]!, ksmMergingPages: k[2]!, ksmProcessProfit: k[3]!,
+      ksmMergeAny: k[4] === 1, ksmMergeable: k[5] === 1,
+    };
   }
 
   /** mm->map_count: every VMA of the process. */

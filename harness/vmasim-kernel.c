@@ -812,15 +812,14 @@ static int valid_key(const char *k)
 	return 1;
 }
 
-static int valid_int(const char *v)
+/* A knob value: one word of letters, digits and + - _ . (the kernel parses it). */
+static int valid_value(const char *v)
 {
-	const char *p = v;
-	if (*p == '-')
-		p++;
-	if (!*p || strlen(v) > 40)
+	if (!*v || strlen(v) > 40)
 		return 0;
-	for (; *p; p++)
-		if (*p < '0' || *p > '9')
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '+' || *p == '-' || *p == '_' || *p == '.'))
 			return 0;
 	return 1;
 }
@@ -1159,12 +1158,20 @@ int main(void)
 			need(nw, 4, cmd);
 			if (!valid_key(w[2]))
 				fatal("protocol: bad ksm knob '%s'", w[2]);
-			if (!valid_int(w[3]))
+			if (!valid_value(w[3]))
 				fatal("protocol: bad ksm value '%s'", w[3]);
 			print_ret(w[1], ksm_write(w[2], w[3]));
 		} else if (!strcmp(cmd, "ksm_scan")) {
 			need(nw, 3, cmd);
 			ksm_scan(u64(w[2]));
+			print_ret(w[1], 0);
+		} else if (!strcmp(cmd, "ksm_run")) {
+			/* Let ksmd run for MS milliseconds of real time. */
+			need(nw, 3, cmd);
+			uint64_t ms = u64(w[2]);
+			struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
 			print_ret(w[1], 0);
 		} else if (!strcmp(cmd, "max_map_count")) {
 			need(nw, 3, cmd);

@@ -285,7 +285,7 @@ function translate(commands: readonly Command[], dir: string): Translation {
         break;
       }
       case "ksm":
-        for (const [key, value] of c.settings) out.push(`ksm ${L} ${key} ${d(value)}`);
+        for (const [key, value] of c.settings) out.push(`ksm ${L} ${key} ${value}`);
         break;
       case "ksm_scan":
         out.push(`ksm_scan ${L} ${d(c.n)}`);
@@ -300,6 +300,9 @@ function translate(commands: readonly Command[], dir: string): Translation {
         break;
       case "ksm_stat":
         out.push(`ksm_stat ${L}`);
+        break;
+      case "ksm_run":
+        out.push(`ksm_run ${L} ${d(c.ms)}`);
         break;
       case "echo":
         break;

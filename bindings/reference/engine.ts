@@ -4,7 +4,8 @@
  */
 import { CMD_SLOTS } from "../wasm/abi.js";
 import { type Engine, FileKind, type VmaInfo, runCommand } from "../engine.js";
-import { PAGE_SIZE } from "../kernel/facts.js";
+import { EINVAL, PAGE_SIZE } from "../kernel/facts.js";
+import { KSM_KNOB_NAMES } from "../kernel/kstrto.js";
 import type { KernelSwitches } from "../kernel/versions.js";
 import { dup_mmap } from "./fork.js";
 import { Kernel } from "./kernel.js";
@@ -119,9 +120,12 @@ export class ReferenceEngine implements Engine {
     return prctl_set_memory_merge(this.k, this.mm(pid), value !== 0);
   }
 
-  writePages(pid: number, addr: number, len: number, _mode: number, _arg: bigint): number {
+  writePages(pid: number, addr: number, len: number, mode: number, arg: bigint): number {
     const [first, last] = touchedPages(addr, len);
-    return write_pages(this.k, this.mm(pid), first, last);
+    const value = BigInt.asUintN(64, arg);
+    const content =
+      mode === 1 ? (p: number) => BigInt(p) * 4096n : mode === 2 ? (p: number) => BigInt((p - first) % Number(value)) + 1n : () => value;
+    return write_pages(this.k, this.mm(pid), first, last, content);
   }
 
   readPages(pid: number, addr: number, len: number): number {
@@ -131,6 +135,27 @@ export class ReferenceEngine implements Engine {
 
   mapCount(pid: number): number {
     return this.mm(pid).mapCount;
+  }
+
+  ksmWrite(knob: number, u: number, i: number, b: number, mode: number): number {
+    const key = KSM_KNOB_NAMES[knob];
+    return key === undefined ? -EINVAL : this.k.ksm.write_knob(key, { u, i, b, mode });
+  }
+
+  ksmScan(n: number): number {
+    return this.k.ksm.scan_passes(n) ? 0 : -1;
+  }
+
+  ksmRun(ms: number): void {
+    this.k.ksm.run_for(ms);
+  }
+
+  ksmStat(pid: number): number[] {
+    return this.k.ksm.proc_ksm_stat(this.mm(pid));
+  }
+
+  ksmGlobal(): number[] {
+    return this.k.ksm.global_stat();
   }
 
   memoryBytes(): number | null {

@@ -7,11 +7,13 @@ import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "../kernel/facts.js";
 import { vmAny, vmClear } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import { Mm } from "./mm_types.js";
+import { copy_page_range } from "./pages.js";
 
 export function dup_mmap(k: Kernel, parent: Mm, pid: number): Mm {
   const child = new Mm(pid);
   child.mergeAny = parent.mergeAny;
-  child.ksmRegistered = parent.ksmRegistered;
+  // ksm_fork(): a registered parent's child is registered too (its counters start at 0).
+  if (parent.ksmRegistered) k.ksm.ksm_enter(child);
   for (const vma of parent.tree.all()) {
     if (vmAny(vma.flags, VM_DONTCOPY)) continue;
     const tmp = vma.dup();
@@ -23,6 +25,7 @@ export function dup_mmap(k: Kernel, parent: Mm, pid: number): Mm {
     } else {
       tmp.anonVma = k.anonVmaAlloc();
       tmp.anonChain = vma.anonChain + 1;
+      copy_page_range(k, parent, child, vma.start, vma.end);
     }
     child.tree.insert(tmp);
   }

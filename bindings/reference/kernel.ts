@@ -4,6 +4,7 @@
  */
 import { DEFAULT_MAX_MAP_COUNT } from "../kernel/facts.js";
 import type { KernelSwitches } from "../kernel/versions.js";
+import { Ksm } from "./ksmd.js";
 import { AnonVma, type Mm } from "./mm_types.js";
 
 export class Kernel {
@@ -13,7 +14,12 @@ export class Kernel {
   nextFileId = 1;
   nextPid = 1;
 
-  constructor(readonly switches: KernelSwitches) {}
+  /** ksmd and its trees and counters. */
+  readonly ksm: Ksm;
+
+  constructor(readonly switches: KernelSwitches) {
+    this.ksm = new Ksm(this);
+  }
 
   /** anon_vma_alloc(). */
   anonVmaAlloc(): AnonVma {

@@ -6,6 +6,7 @@ import { VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "..
 import { vmAny, vmClear, vmSet } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import type { File, Mm } from "./mm_types.js";
+import { unshare_ksm_range } from "./pages.js";
 
 /**
  * KSM only works on private, non-hugetlb, non-special memory
@@ -20,7 +21,7 @@ export function ksm_compatible(k: Kernel, _file: File | null, flags: number): bo
 /** The flags a new VMA gets under PR_SET_MEMORY_MERGE (ksm_vma_flags()). */
 export function ksm_vma_flags(k: Kernel, mm: Mm, file: File | null, flags: number): number {
   if (mm.mergeAny && ksm_compatible(k, file, flags)) {
-    mm.ksmRegistered = true;
+    k.ksm.ksm_enter(mm);
     return vmSet(flags, VM_MERGEABLE);
   }
   return flags;
@@ -34,7 +35,7 @@ export function ksm_vma_flags(k: Kernel, mm: Mm, file: File | null, flags: numbe
 export function prctl_set_memory_merge(k: Kernel, mm: Mm, enable: boolean): number {
   if (enable) {
     if (mm.mergeAny) return 0;
-    mm.ksmRegistered = true;
+    k.ksm.ksm_enter(mm);
     mm.mergeAny = true;
     for (const vma of mm.tree.all()) {
       if (!vmAny(vma.flags, VM_MERGEABLE) && ksm_compatible(k, vma.file, vma.flags)) vma.flags = vmSet(vma.flags, VM_MERGEABLE);
@@ -42,7 +43,11 @@ export function prctl_set_memory_merge(k: Kernel, mm: Mm, enable: boolean): numb
     return 0;
   }
   if (!mm.mergeAny) return 0;
-  for (const vma of mm.tree.all()) vma.flags = vmClear(vma.flags, VM_MERGEABLE);
+  for (const vma of mm.tree.all()) {
+    if (!vmAny(vma.flags, VM_MERGEABLE)) continue;
+    unshare_ksm_range(k, mm, vma.start, vma.end);
+    vma.flags = vmClear(vma.flags, VM_MERGEABLE);
+  }
   mm.mergeAny = false;
   return 0;
 }

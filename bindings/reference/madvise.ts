@@ -17,6 +17,7 @@ import { ksm_compatible } from "./ksm.js";
 import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
 import { anon_vma_prepare, beyond_eof } from "./memory.js";
+import { do_populate_page, unshare_ksm_range, zap_page_range } from "./pages.js";
 import { offsetInPage, pageAlign } from "./mmap.js";
 import { vma_modified_flags, vma_modify_flags } from "./vma.js";
 
@@ -101,9 +102,15 @@ function madvise_vma_behavior(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, sta
   const newFlags = madvise_new_flags(k, vma, advice);
   if (newFlags === null) {
     const err = madvise_page_advice(vma, advice);
-    return err ? err : vma;
+    if (err) return err;
+    // MADV_DONTNEED(_LOCKED) zaps the pages; the others leave them (no swap here to page out to).
+    if (advice === MADV_DONTNEED || advice === 24) zap_page_range(k, mm, start, end);
+    return vma;
   }
   if (newFlags < 0) return newFlags;
+  // ksm_madvise(): registering with ksmd, or breaking KSM pages before the flag goes.
+  if (advice === MADV_MERGEABLE && newFlags !== vma.flags) k.ksm.ksm_enter(mm);
+  if (advice === MADV_UNMERGEABLE && vmAny(vma.flags, VM_MERGEABLE)) unshare_ksm_range(k, mm, start, end);
   // madvise_update_vma(): nothing to do if the flags do not change.
   if (newFlags === vma.flags) return vma;
   const res = vma_modify_flags(k, mm, prev, vma, start, end, newFlags);
@@ -126,9 +133,17 @@ function madvise_populate(k: Kernel, mm: Mm, start: number, end: number, write: 
     if (write ? !vmAny(vma.flags, VM_WRITE) : !vmAny(vma.flags, VM_READ)) return -EINVAL;
     const stop = Math.min(end, vma.end);
     if (beyond_eof(vma, page)) return -EFAULT;
-    if (write && !vmAny(vma.flags, VM_SHARED | VM_MAYSHARE)) anon_vma_prepare(k, mm, vma);
-    if (beyond_eof(vma, stop - 1)) return -EFAULT;
-    page = stop;
+    const priv = write && !vmAny(vma.flags, VM_SHARED | VM_MAYSHARE);
+    if (!priv) {
+      if (beyond_eof(vma, stop - 1)) return -EFAULT;
+      page = stop;
+      continue;
+    }
+    anon_vma_prepare(k, mm, vma);
+    for (; page < stop; page++) {
+      if (beyond_eof(vma, page)) return -EFAULT;
+      do_populate_page(k, mm, page);
+    }
   }
   return 0;
 }

@@ -8,6 +8,7 @@ import { vmAny, vmEqualIgnoring } from "../kernel/vmflags.js";
 import { FileKind } from "../engine.js";
 import type { Kernel } from "./kernel.js";
 import type { AnonVma, Mm, Vma } from "./mm_types.js";
+import { do_populate_page, do_write_page } from "./pages.js";
 
 /**
  * Two adjacent VMAs could share one anon_vma: same file, flags equal but for
@@ -66,13 +67,16 @@ function eof_page(vma: Vma, from: number): number {
  * unmapped, not writable or beyond EOF; earlier pages stay written. A write
  * fault on private memory gives the VMA its anon_vma (once per VMA).
  */
-export function write_pages(k: Kernel, mm: Mm, first: number, last: number): number {
+export function write_pages(k: Kernel, mm: Mm, first: number, last: number, content: (page: number) => bigint): number {
   let page = first;
   while (page < last) {
     const vma = mm.tree.lookup(page);
     if (vma === null || !vmAny(vma.flags, VM_WRITE)) return -EFAULT;
     const stop = Math.min(last, eof_page(vma, page));
-    if (stop > page && !vmAny(vma.flags, VM_SHARED)) anon_vma_prepare(k, mm, vma);
+    if (stop > page && !vmAny(vma.flags, VM_SHARED)) {
+      anon_vma_prepare(k, mm, vma);
+      for (let p = page; p < stop; p++) do_write_page(k, mm, p, content(p));
+    }
     if (stop < Math.min(last, vma.end)) return -EFAULT;
     page = stop;
   }
@@ -103,7 +107,11 @@ export function populate_vma_page_range(k: Kernel, mm: Mm, vma: Vma, first: numb
   if (!vmAny(vma.flags, VM_ACCESS_FLAGS)) return -EFAULT;
   const write = (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
   if (beyond_eof(vma, first)) return -EFAULT;
-  if (write) anon_vma_prepare(k, mm, vma);
-  if (beyond_eof(vma, last - 1)) return -EFAULT;
+  if (!write) return beyond_eof(vma, last - 1) ? -EFAULT : 0;
+  anon_vma_prepare(k, mm, vma);
+  for (let p = first; p < last; p++) {
+    if (beyond_eof(vma, p)) return -EFAULT;
+    do_populate_page(k, mm, p);
+  }
   return 0;
 }

@@ -6,6 +6,28 @@
 import { FileKind } from "../engine.js";
 import { VmaTree } from "./tree.js";
 
+/**
+ * A physical anonymous page (a folio of one page): its content (the 64-bit
+ * value repeated over 4 KiB), how many page tables map it, and, for a KSM
+ * page, its stable node. Fork makes parent and child map the same Page.
+ */
+export class Page {
+  mapcount = 1;
+  /** Set when this page became a KSM page (stable node owner), else null. */
+  stable: StableNodeRef | null = null;
+  /** A KSM page not yet tied to a stable node (between merge_two_pages and stable_tree_insert). */
+  ksm = false;
+  constructor(public content: bigint) {}
+}
+
+/** What a Page knows of its stable node (the node type lives in ksmd.ts). */
+export interface StableNodeRef {
+  readonly id: number;
+}
+
+/** The shared zero page KSM maps in place of zero-filled pages with use_zero_pages=1. */
+export const KSM_ZERO_PAGE: Page = new Page(0n);
+
 /** An anon_vma: only its identity matters to merging. */
 export class AnonVma {
   constructor(readonly id: number) {}
@@ -63,6 +85,14 @@ export class Mm {
   mergeAny = false;
   /** MMF_VM_MERGEABLE: the mm is registered with ksmd. */
   ksmRegistered = false;
+  /** Present private anonymous pages (page tables), by page number. */
+  readonly pages = new Map<number, Page>();
+  /** Page numbers of `pages` in address order, rebuilt on demand (null: stale). */
+  sortedPages: number[] | null = [];
+  /** mm->ksm_rmap_items, ksm_merging_pages, ksm_zero_pages. */
+  ksmRmapItems = 0;
+  ksmMergingPages = 0;
+  ksmZeroPages = 0;
 
   constructor(readonly pid: number) {}
 

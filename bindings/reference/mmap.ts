@@ -16,6 +16,7 @@ import { ksm_vma_flags } from "./ksm.js";
 import type { Kernel } from "./kernel.js";
 import { File, type Mm, Vma } from "./mm_types.js";
 import { populate_vma_page_range } from "./memory.js";
+import { zap_page_range } from "./pages.js";
 import { __split_vma, vma_merge_new_range, vmgNew } from "./vma.js";
 
 const PMD_PAGES = 512;
@@ -122,6 +123,7 @@ export function do_vmi_align_munmap(k: Kernel, mm: Mm, start: number, end: numbe
     if (v.end > end) __split_vma(mm, v, end, false);
     mm.tree.remove(v);
   }
+  zap_page_range(k, mm, start, end);
   return 0;
 }
 

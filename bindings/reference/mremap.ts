@@ -12,6 +12,7 @@ import { FileKind } from "../engine.js";
 import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
 import { do_munmap, get_unmapped_area, mm_populate, offsetInPage, pageAlign } from "./mmap.js";
+import { move_page_range } from "./pages.js";
 import { type VmaMergeStruct, dup_anon_vma, vma_merge_new_range } from "./vma.js";
 
 /** struct vma_remap_struct, in bytes like the kernel's. */
@@ -112,6 +113,8 @@ function move_vma(k: Kernel, mm: Mm, vrm: Vrm): number {
   const newPgoff = vma.pgoff + (addrPage - vma.start);
   const oldStart = vma.start;
   const newVma = copy_vma(k, mm, vma, vrm.newAddr / PAGE_SIZE, vrm.newLen / PAGE_SIZE, newPgoff);
+  // move_page_tables(): the pages go with the range.
+  move_page_range(mm, addrPage, vrm.newAddr / PAGE_SIZE, vrm.oldLen / PAGE_SIZE);
   // The source itself may have been merged into the copy (unfaulted anon memory moved next to itself).
   if (oldStart >= newVma.start && oldStart < newVma.end) vma = newVma;
   if (vmAny(vma.flags, VM_LOCKED)) vrm.mlocked = true;

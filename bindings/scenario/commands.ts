@@ -1,3 +1,5 @@
+import type { KsmKnobName } from "../kernel/kstrto.js";
+
 /**
  * The parsed form of a scenario line (docs/scenario-format.md). Numbers that
  * reach a syscall are kept as bigint so that values up to 2^64 - 1 survive
@@ -22,8 +24,9 @@ export type Command =
   | { readonly line: number; readonly op: "write"; readonly addr: bigint; readonly len: bigint; readonly content: WriteContent }
   | { readonly line: number; readonly op: "read"; readonly addr: bigint; readonly len: bigint }
   | { readonly line: number; readonly op: "process" | "fork"; readonly name: string }
-  | { readonly line: number; readonly op: "ksm"; readonly settings: ReadonlyArray<readonly [string, bigint]> }
+  | { readonly line: number; readonly op: "ksm"; readonly settings: ReadonlyArray<readonly [KsmKnobName, string]> }
   | { readonly line: number; readonly op: "ksm_scan"; readonly n: bigint }
+  | { readonly line: number; readonly op: "ksm_run"; readonly ms: bigint }
   | { readonly line: number; readonly op: "max_map_count"; readonly value: bigint }
   | { readonly line: number; readonly op: "maps" | "vmflags" | "count" | "ksm_stat" }
   | { readonly line: number; readonly op: "echo"; readonly text: string };

@@ -3,26 +3,12 @@
  * names the line; nothing here ever throws anything else.
  */
 import { MADV, MAP_FLAG_NAMES, lookup } from "../kernel/facts.js";
+import { KSM_KNOB_NAMES, type KsmKnobName } from "../kernel/kstrto.js";
 import { type Command, ScenarioError, type WriteContent } from "./commands.js";
 
 const U64_MAX = (1n << 64n) - 1n;
 const UNITS: Readonly<Record<string, bigint>> = { K: 1024n, M: 1024n ** 2n, G: 1024n ** 3n, p: 4096n };
 
-export const KSM_KNOBS: readonly string[] = [
-  "run",
-  "pages_to_scan",
-  "sleep_millisecs",
-  "max_page_sharing",
-  "use_zero_pages",
-  "smart_scan",
-  "merge_across_nodes",
-  "stable_node_chains_prune_millisecs",
-  "advisor_mode",
-  "advisor_target_scan_time",
-  "advisor_min_pages_to_scan",
-  "advisor_max_pages_to_scan",
-  "advisor_max_cpu",
-];
 
 /** Parses a number word: decimal or 0x hex, optional unit K M G p; optionally signed. */
 export function parseNumber(word: string, lineNo: number, what: string, signed = false): bigint {
@@ -184,22 +170,28 @@ function parseWords(words: readonly string[], line: number, files: Set<string>, 
     case "ksm": {
       const usage = "ksm KEY=VALUE...";
       need(words, 2, line, usage);
-      const settings: (readonly [string, bigint])[] = [];
+      const settings: (readonly [KsmKnobName, string])[] = [];
       for (const w of words.slice(1)) {
         const eq = w.indexOf("=");
         if (eq <= 0) throw new ScenarioError(line, `expected KEY=VALUE, got '${w}'`);
         const key = w.slice(0, eq);
-        if (!KSM_KNOBS.includes(key)) throw new ScenarioError(line, `unknown ksm knob '${key}'`);
-        settings.push([key, parseNumber(w.slice(eq + 1), line, key, true)]);
+        if (!(KSM_KNOB_NAMES as readonly string[]).includes(key)) throw new ScenarioError(line, `unknown ksm knob '${key}'`);
+        // The value is written as it stands; the kernel's parser decides (e.g. -1 or 0x10 is EINVAL).
+        const value = w.slice(eq + 1);
+        if (!/^[A-Za-z0-9+_.-]{1,40}$/.test(value)) throw new ScenarioError(line, `bad value for ${key}: '${value}'`);
+        settings.push([key as KsmKnobName, value]);
       }
       return { line, op, settings };
     }
     case "ksm_scan":
+    case "ksm_run":
     case "max_map_count": {
-      const usage = `${op} N`;
+      const usage = op === "ksm_run" ? "ksm_run MS" : `${op} N`;
       need(words, 2, line, usage);
       noMore(words, 2, line, usage);
-      return op === "ksm_scan" ? { line, op, n: num(1, "N") } : { line, op, value: num(1, "N") };
+      if (op === "ksm_scan") return { line, op, n: num(1, "N") };
+      if (op === "ksm_run") return { line, op, ms: num(1, "MS") };
+      return { line, op, value: num(1, "N") };
     }
     case "maps":
     case "vmflags":

@@ -146,9 +146,32 @@ class Runner {
         this.out.push(c.text);
         return;
       case "ksm":
+        for (const [key, value] of c.settings) {
+          const r = this.sim.ksmWrite(key, value);
+          if (!r.ok) this.fail(c, r.errno);
+        }
+        return;
       case "ksm_scan":
-      case "ksm_stat":
-        throw new ScenarioError(c.line, `'${c.op}' is not simulated yet (KSM scanning is not part of this version of vmasim)`);
+        if (!this.sim.ksmScan(n(c.n))) {
+          throw new ScenarioError(c.line, "ksm_scan: ksmd would never finish a scan (run is not 1, pages_to_scan is 0, or no process uses KSM)");
+        }
+        return;
+      case "ksm_run":
+        this.sim.ksmRun(n(c.ms));
+        return;
+      case "ksm_stat": {
+        const k = p.ksmStat();
+        const g = this.sim.ksmStat();
+        const yes = (b: boolean) => (b ? "yes" : "no");
+        this.out.push(
+          `ksm_rmap_items ${k.ksmRmapItems}`, `ksm_zero_pages ${k.ksmZeroPages}`, `ksm_merging_pages ${k.ksmMergingPages}`,
+          `ksm_process_profit ${k.ksmProcessProfit}`, `ksm_merge_any ${yes(k.ksmMergeAny)}`, `ksm_mergeable ${yes(k.ksmMergeable)}`,
+          `pages_shared ${g.pagesShared}`, `pages_sharing ${g.pagesSharing}`, `pages_unshared ${g.pagesUnshared}`,
+          `pages_volatile ${g.pagesVolatile}`, `stable_node_chains ${g.stableNodeChains}`, `stable_node_dups ${g.stableNodeDups}`,
+          `ksm_zero_pages ${g.ksmZeroPages}`, `general_profit ${g.generalProfit}`, `full_scans ${g.fullScans}`,
+        );
+        return;
+      }
       default:
         throw new Error(`vmasim internal error: '${c.op}' was neither queued nor run`);
     }

@@ -14,6 +14,14 @@ import {
   OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
 } from "./abi.js";
 
+/** A KSM call on the Wasm engine, which does not simulate KSM yet. */
+export class KsmUnsupportedError extends Error {
+  override name = "KsmUnsupportedError";
+  constructor() {
+    super("KSM is not simulated by the wasm engine yet: use --engine ts");
+  }
+}
+
 /** The raw exports of build/core.wasm (assembly/index.ts). */
 export interface CoreExports {
   readonly memory: WebAssembly.Memory;
@@ -201,6 +209,27 @@ export class WasmEngine implements Engine {
 
   findVma(pid: number, addr: number): VmaInfo | null {
     return this.x.find_vma(pid, addr) === 0 ? null : this.record(this.view(), 0);
+  }
+
+  // KSM is simulated by the reference engine only, for now.
+  ksmWrite(_knob: number, _u: number, _i: number, _b: number, _mode: number): number {
+    throw new KsmUnsupportedError();
+  }
+
+  ksmScan(_n: number): number {
+    throw new KsmUnsupportedError();
+  }
+
+  ksmRun(_ms: number): void {
+    throw new KsmUnsupportedError();
+  }
+
+  ksmStat(_pid: number): number[] {
+    throw new KsmUnsupportedError();
+  }
+
+  ksmGlobal(): number[] {
+    throw new KsmUnsupportedError();
   }
 
   /** Bytes of linear memory the engine's records use. */

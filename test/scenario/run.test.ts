@@ -287,11 +287,18 @@ describe("kernel versions and malformed input", () => {
     expect(e.message).toContain("line 3");
   });
 
-  it("KSM scanning commands are refused as a ScenarioError naming their line (not simulated)", () => {
-    for (const [text, lineNo] of [["echo x\nksm run=1", 2], ["ksm_scan 1", 1], ["\n\nksm_stat", 3]] as const) {
+  it("ksm_scan that ksmd could never finish is a ScenarioError naming its line", () => {
+    // run=0 (the default), or run=1 with no process registered with KSM.
+    for (const [text, lineNo] of [["echo x\nksm_scan 1", 2], ["ksm run=1\n\nksm_scan 1", 3]] as const) {
       const e = scenarioError(text);
       expect(e.lineNo, text).toBe(lineNo);
       expect(e.message).toContain(`line ${lineNo}`);
     }
+  });
+
+  it("ksm knob writes the kernel refuses print its errno and change nothing", () => {
+    const lines = runScenarioLines("ksm max_page_sharing=1 run=3 sleep_millisecs=-1 pages_to_scan=0x10 pages_to_scan=0\nmmap 0x100000000000 2p rw- private|anon|fixed\nmadvise 0x100000000000 2p mergeable\nksm_stat");
+    expect(lines.slice(0, 4)).toEqual(["! 1 ksm EINVAL", "! 1 ksm EINVAL", "! 1 ksm EINVAL", "! 1 ksm EINVAL"]);
+    expect(lines).toContain("full_scans 0");
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * Page tables of private anonymous memory (after mm/memory.c): which page
+ * each address maps, so that KSM has something to scan. Faults install
+ * pages, writes to shared or KSM pages copy them (CoW), zaps drop mappings.
+ * Shared mappings, read faults (the zero page) and page-cache pages are not
+ * anonymous and are not tracked.
+ */
+import type { Kernel } from "./kernel.js";
+import { KSM_ZERO_PAGE, type Mm, Page } from "./mm_types.js";
+
+/** Page numbers of mm's present pages in address order. */
+export function sorted_pages(mm: Mm): number[] {
+  if (mm.sortedPages === null) mm.sortedPages = [...mm.pages.keys()].sort((a, b) => a - b);
+  return mm.sortedPages;
+}
+
+/** Index of the first present page >= vpn in the sorted list. */
+export function first_page_at(list: readonly number[], vpn: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < vpn) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The present pages of [start, end). */
+export function pages_in_range(mm: Mm, start: number, end: number): number[] {
+  const list = sorted_pages(mm);
+  const out: number[] = [];
+  for (let i = first_page_at(list, start); i < list.length && list[i]! < end; i++) out.push(list[i]!);
+  return out;
+}
+
+function set_pte(mm: Mm, vpn: number, page: Page): void {
+  if (!mm.pages.has(vpn)) mm.sortedPages = null;
+  mm.pages.set(vpn, page);
+}
+
+/** Drop one mapping of page (folio_remove_rmap + put): a KSM zero page only moves the counters. */
+function put_page(k: Kernel, mm: Mm, page: Page): void {
+  if (page === KSM_ZERO_PAGE) {
+    mm.ksmZeroPages--;
+    k.ksm.zeroPages--;
+    return;
+  }
+  page.mapcount--;
+}
+
+/** Whether writing to page must copy it first: shared after fork, a KSM page, or the KSM zero page. */
+function needs_cow(page: Page): boolean {
+  return page === KSM_ZERO_PAGE || page.mapcount > 1 || page.ksm;
+}
+
+/** A write fault at vpn installing content (do_anonymous_page / wp_page_copy / reuse). */
+export function do_write_page(k: Kernel, mm: Mm, vpn: number, content: bigint): void {
+  const page = mm.pages.get(vpn);
+  if (page === undefined) {
+    set_pte(mm, vpn, new Page(content));
+  } else if (needs_cow(page)) {
+    put_page(k, mm, page);
+    set_pte(mm, vpn, new Page(content));
+  } else {
+    page.content = content;
+  }
+}
+
+/** A write-populate of vpn (FOLL_WRITE): a zero-filled page if absent, a private copy if shared. */
+export function do_populate_page(k: Kernel, mm: Mm, vpn: number): void {
+  const page = mm.pages.get(vpn);
+  if (page === undefined) set_pte(mm, vpn, new Page(0n));
+  else if (needs_cow(page)) {
+    put_page(k, mm, page);
+    set_pte(mm, vpn, new Page(page.content));
+  }
+}
+
+/** Unmap every page of [start, end) (zap_page_range: munmap, MADV_DONTNEED, a replaced mapping). */
+export function zap_page_range(k: Kernel, mm: Mm, start: number, end: number): void {
+  for (const vpn of pages_in_range(mm, start, end)) {
+    put_page(k, mm, mm.pages.get(vpn)!);
+    mm.pages.delete(vpn);
+  }
+  mm.sortedPages = null;
+}
+
+/** Move the pages of [from, from+n) to [to, to+n) (move_page_tables for mremap). */
+export function move_page_range(mm: Mm, from: number, to: number, n: number): void {
+  const moved = pages_in_range(mm, from, from + n).map((vpn) => [vpn, mm.pages.get(vpn)!] as const);
+  for (const [vpn] of moved) mm.pages.delete(vpn);
+  for (const [vpn, page] of moved) mm.pages.set(vpn - from + to, page);
+  mm.sortedPages = null;
+}
+
+/** Share the parent's pages of [start, end) with the child (copy_page_range at fork). */
+export function copy_page_range(k: Kernel, parent: Mm, child: Mm, start: number, end: number): void {
+  for (const vpn of pages_in_range(parent, start, end)) {
+    const page = parent.pages.get(vpn)!;
+    if (page === KSM_ZERO_PAGE) {
+      child.ksmZeroPages++;
+      k.ksm.zeroPages++;
+    } else {
+      page.mapcount++;
+    }
+    set_pte(child, vpn, page);
+  }
+}
+
+/** Replace KSM pages (and KSM zero pages) of [start, end) by private copies (break_ksm / unshare). */
+export function unshare_ksm_range(k: Kernel, mm: Mm, start: number, end: number): void {
+  for (const vpn of pages_in_range(mm, start, end)) {
+    const page = mm.pages.get(vpn)!;
+    if (page === KSM_ZERO_PAGE || page.ksm) {
+      put_page(k, mm, page);
+      mm.pages.set(vpn, new Page(page.content));
+    }
+  }
+}
