@@ -96,7 +96,8 @@ export interface Engine {
   ksmStat(pid: number): number[];
   /**
    * /sys/kernel/mm/ksm counters: [pages_shared, pages_sharing, pages_unshared, pages_volatile,
-   * stable_node_chains, stable_node_dups, ksm_zero_pages, general_profit, full_scans, pages_scanned, pages_skipped].
+   * stable_node_chains, stable_node_dups, ksm_zero_pages, general_profit, full_scans, pages_scanned, pages_skipped,
+   * simulated ms].
    */
   ksmGlobal(): number[];
   /** Bytes of memory the engine's own records take, where it can tell (the Wasm engine), else null. */

@@ -73,6 +73,8 @@ export interface KsmGlobalStat {
   readonly fullScans: number;
   readonly pagesScanned: number;
   readonly pagesSkipped: number;
+  /** Simulated time ksmd has run (ms). */
+  readonly clockMs: number;
 }
 
 /** Page content for write(): a value in every word, each page's own address, or a cycle of K values. */
@@ -257,6 +259,11 @@ export class Simulation {
     return new Batch(this);
   }
 
+  /** Every process, in the order they were created. */
+  processList(): AddressSpace[] {
+    return [...this.processes.values()];
+  }
+
   /** The process called name, created empty the first time. */
   process(name: string): AddressSpace {
     let p = this.processes.get(name);
@@ -315,6 +322,7 @@ export class Simulation {
     return {
       pagesShared: g[0]!, pagesSharing: g[1]!, pagesUnshared: g[2]!, pagesVolatile: g[3]!, stableNodeChains: g[4]!,
       stableNodeDups: g[5]!, ksmZeroPages: g[6]!, generalProfit: g[7]!, fullScans: g[8]!, pagesScanned: g[9]!, pagesSkipped: g[10]!,
+      clockMs: g[11]!,
     };
   }
 

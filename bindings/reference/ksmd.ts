@@ -619,11 +619,14 @@ export class Ksm {
     return [mm.ksmRmapItems, mm.ksmZeroPages, mm.ksmMergingPages, profit, mm.mergeAny ? 1 : 0, mergeable ? 1 : 0];
   }
 
-  /** The global counters: shared, sharing, unshared, volatile, chains, dups, zero pages, profit, full scans, scanned, skipped. */
+  /** The global counters: shared, sharing, unshared, volatile, chains, dups, zero pages, profit, full scans, scanned, skipped, clock. */
   global_stat(): number[] {
     const volatile = Math.max(0, this.rmapItems - this.pagesShared - this.pagesSharing - this.pagesUnshared);
     const profit = (this.pagesSharing + this.zeroPages) * PAGE_SIZE - this.rmapItems * RMAP_ITEM_BYTES;
-    return [this.pagesShared, this.pagesSharing, this.pagesUnshared, volatile, this.chains, this.dups, this.zeroPages, profit, this.seqnr, this.pagesScanned, this.pagesSkipped];
+    return [
+      this.pagesShared, this.pagesSharing, this.pagesUnshared, volatile, this.chains, this.dups, this.zeroPages, profit, this.seqnr,
+      this.pagesScanned, this.pagesSkipped, this.clock,
+    ];
   }
 }
 

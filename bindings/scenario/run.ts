@@ -30,9 +30,17 @@ export function runScenario(text: string, opts: RunOptions = {}): string {
 
 /** Runs a scenario and returns its report lines. Throws ScenarioError for malformed input. */
 export function runScenarioLines(text: string, opts: RunOptions = {}): string[] {
-  const commands = parseScenario(text);
-  const sim = new Simulation({ engine: opts.engine ?? "ts", kernel: opts.kernel ?? "6.18", set: opts.set ?? [] });
-  return new Runner(sim).run(commands);
+  return runScenarioOn(simulationFor(opts), text);
+}
+
+/** A Simulation for the options (engine, kernel version, switches). */
+export function simulationFor(opts: RunOptions = {}): Simulation {
+  return new Simulation({ engine: opts.engine ?? "ts", kernel: opts.kernel ?? "6.18", set: opts.set ?? [] });
+}
+
+/** Runs a scenario on a given Simulation (which keeps its state afterwards) and returns the report lines. */
+export function runScenarioOn(sim: Simulation, text: string): string[] {
+  return new Runner(sim).run(parseScenario(text));
 }
 
 /**
