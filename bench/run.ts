@@ -9,6 +9,9 @@
  *       a random protection (merging with neighbours when it matches them).
  *   (c) random findVma lookups at 1M and 10M VMAs.
  *   (d) (a) run natively on the live kernel (harness/vmasim-kbench.c).
+ *   (e) KSM: ksmd page visits per second over N mergeable pages (N/10
+ *       distinct contents, 10% rewritten after every pass), simulated and
+ *       on the live kernel (pages_to_scan at its maximum, sleep 0).
  *
  * bytes/VMA is the Wasm engine's memory after building the N VMAs, divided by N.
  * The reference engine's sorted array makes every insert and erase O(n), so
@@ -20,7 +23,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { Bench } from "tinybench";
 import { type AddressSpace, type EngineName, Simulation } from "../bindings/facade.js";
-import { kernelAlternatingBench, liveKernelAvailable } from "../bindings/harness/live.js";
+import { kernelAlternatingBench, kernelKsmBench, liveKernelAvailable } from "../bindings/harness/live.js";
 import { XorShift } from "../bindings/scenario/workloads.js";
 
 const BASE = 0x100000000000;
@@ -121,6 +124,57 @@ function kernel(n: number, toggles: number): void {
   rows.push({ workload: "(a) alternating-prot", size: `N=${n}`, engine: "kernel", opsPerSecond: r.opsPerSecond });
 }
 
+/** KSM page visits per second of the simulated ksmd (engines without KSM are reported as such). */
+function ksmVisits(engine: EngineName, n: number, passes: number): void {
+  const sim = new Simulation({ engine });
+  const p = sim.process("main");
+  const b = sim.batch();
+  try {
+    b.mmap(p, BASE, n * PAGE, 3, 0x32);
+    b.madvise(p, BASE, n * PAGE, "mergeable");
+    b.runRaw();
+    sim.ksmWrite("smart_scan", "0");
+  } catch (e) {
+    rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine, opsPerSecond: Number.NaN, note: (e as Error).message });
+    return;
+  }
+  const distinct = Math.max(1, Math.floor(n / 10));
+  const block = 4096;
+  // Contents i mod distinct + 1, written a block of pages at a time with cycle-like runs.
+  for (let i = 0; i < n; i++) b.write(p, BASE + i * PAGE, PAGE, { value: BigInt((i % distinct) + 1) });
+  b.runRaw();
+  sim.ksmWrite("pages_to_scan", "4294967295");
+  sim.ksmWrite("sleep_millisecs", "0");
+  sim.ksmWrite("run", "1");
+  const rng = new XorShift(1);
+  let fresh = n + 1;
+  const t0 = performance.now();
+  const v0 = sim.ksmStat().pagesScanned;
+  for (let k = 0; k < passes; k++) {
+    sim.ksmScan(1);
+    for (let j = 0; j < n / 10; j++) {
+      b.write(p, BASE + rng.int(0, n - 1) * PAGE, PAGE, { value: BigInt(++fresh) });
+      if (b.length === block) b.runRaw();
+    }
+    b.runRaw();
+  }
+  const visits = sim.ksmStat().pagesScanned - v0;
+  rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine, opsPerSecond: visits / ((performance.now() - t0) / 1000) });
+}
+
+function kernelKsm(n: number, passes: number): void {
+  const live = liveKernelAvailable();
+  if (!live.ok) {
+    rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine: "kernel", opsPerSecond: Number.NaN, note: live.reason });
+    return;
+  }
+  try {
+    rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine: "kernel", opsPerSecond: kernelKsmBench(n, passes, 1).visitsPerSecond });
+  } catch (e) {
+    rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine: "kernel", opsPerSecond: Number.NaN, note: (e as Error).message });
+  }
+}
+
 const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
 
 async function main(): Promise<void> {
@@ -136,6 +190,12 @@ async function main(): Promise<void> {
     await lookups("wasm", n);
     await lookups("ts", n);
   }
+  for (const n of [scale(1_000_000), scale(10_000_000)]) {
+    ksmVisits("wasm", n, 3);
+    ksmVisits("ts", n, 3);
+  }
+  // 10M pages would need 40 GiB of RAM on the kernel side: only 1M is measured there.
+  kernelKsm(scale(1_000_000), 3);
 
   const table = rows.map((r) => {
     const same = rows.filter((o) => o.workload === r.workload && o.size === r.size);

@@ -2,6 +2,14 @@
  * vmasim-kbench: the benchmarks' workloads run natively on the live kernel,
  * so the simulator's speed can be put beside the kernel's in one run.
  *
+ *   vmasim-kbench ksm N PASSES SEED
+ *     maps N pages (MADV_MERGEABLE), fills them with N/10 distinct contents
+ *     (10 copies each), sets pages_to_scan to its maximum and
+ *     sleep_millisecs=0, runs ksmd for PASSES full scans, rewriting 10% of
+ *     the pages (random, new contents) after each, and prints
+ *     "visits_per_s R pages_shared S pages_sharing T". Every KSM knob is
+ *     restored afterwards (run=2 to unmerge, then run back to its value).
+ *
  *   vmasim-kbench alternating N M SEED
  *     maps N single pages at consecutive addresses from 0x100000000000,
  *     alternating rw-/r-- (N VMAs), then makes M random single-page mprotect
@@ -141,10 +149,123 @@ static int alternating(unsigned long n, unsigned long m, uint32_t seed)
 	return 0;
 }
 
+#define KSM "/sys/kernel/mm/ksm/"
+static const char *ksm_knobs[] = { "pages_to_scan", "sleep_millisecs", "smart_scan", "run" };
+static char ksm_saved[4][64];
+static int ksm_have_saved;
+
+static int read_knob(const char *name, char *buf, size_t n)
+{
+	char path[128];
+	snprintf(path, sizeof path, KSM "%s", name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, (int)n, f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int write_knob(const char *name, const char *value)
+{
+	char path[128];
+	snprintf(path, sizeof path, KSM "%s", name);
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+static long long read_counter(const char *name)
+{
+	char buf[64];
+	return read_knob(name, buf, sizeof buf) == 0 ? atoll(buf) : -1;
+}
+
+static void ksm_restore(void)
+{
+	if (!ksm_have_saved)
+		return;
+	write_knob("run", "2");
+	for (int i = 0; i < 3; i++)
+		write_knob(ksm_knobs[i], ksm_saved[i]);
+	write_knob("run", ksm_saved[3]);
+	ksm_have_saved = 0;
+}
+
+static void ksm_on_signal(int sig)
+{
+	ksm_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int ksm_bench(unsigned long n, unsigned long passes, uint32_t seed)
+{
+	for (int i = 0; i < 4; i++)
+		if (read_knob(ksm_knobs[i], ksm_saved[i], sizeof ksm_saved[i]) != 0) {
+			fprintf(stderr, "vmasim-kbench: cannot read " KSM "%s\n", ksm_knobs[i]);
+			return 2;
+		}
+	if (strcmp(ksm_saved[3], "0") != 0) {
+		fprintf(stderr, "vmasim-kbench: ksm run is %s: another process is using KSM\n", ksm_saved[3]);
+		return 3;
+	}
+	ksm_have_saved = 1;
+	atexit(ksm_restore);
+	signal(SIGINT, ksm_on_signal);
+	signal(SIGTERM, ksm_on_signal);
+	signal(SIGHUP, ksm_on_signal);
+	uint64_t *mem = mmap((void *)BASE, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (mem == MAP_FAILED) {
+		fprintf(stderr, "vmasim-kbench: mmap: %s\n", strerror(errno));
+		return 2;
+	}
+	madvise(mem, n * PAGE, MADV_NOHUGEPAGE);
+	madvise(mem, n * PAGE, MADV_MERGEABLE);
+	unsigned long distinct = n / 10 ? n / 10 : 1;
+	for (unsigned long i = 0; i < n; i++)
+		for (unsigned long w = 0; w < PAGE / 8; w++)
+			mem[i * (PAGE / 8) + w] = i % distinct + 1;
+	write_knob("smart_scan", "0");
+	write_knob("pages_to_scan", "4294967295");
+	write_knob("sleep_millisecs", "0");
+	long long scanned0 = read_counter("pages_scanned");
+	long long full0 = read_counter("full_scans");
+	double t0 = now();
+	write_knob("run", "1");
+	rng = seed ? seed : 0x9e3779b9u;
+	uint64_t fresh = n + 1;
+	for (unsigned long p = 1; p <= passes; p++) {
+		while (read_counter("full_scans") < full0 + (long long)p)
+			usleep(200);
+		for (unsigned long k = 0; k < n / 10; k++) {
+			unsigned long i = next_rand() % n;
+			fresh++;
+			for (unsigned long w = 0; w < PAGE / 8; w++)
+				mem[i * (PAGE / 8) + w] = fresh;
+		}
+	}
+	double t1 = now();
+	long long scanned = read_counter("pages_scanned") - scanned0;
+	printf("visits_per_s %.1f pages_shared %lld pages_sharing %lld\n", (double)scanned / (t1 - t0), read_counter("pages_shared"),
+	       read_counter("pages_sharing"));
+	ksm_restore();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && strcmp(argv[1], "ksm") == 0)
+		return ksm_bench(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), (uint32_t)strtoul(argv[4], NULL, 0));
 	if (argc == 5 && strcmp(argv[1], "alternating") == 0)
 		return alternating(strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), (uint32_t)strtoul(argv[4], NULL, 0));
-	fprintf(stderr, "usage: vmasim-kbench alternating N M SEED\n");
+	fprintf(stderr, "usage: vmasim-kbench alternating N M SEED | ksm N PASSES SEED\n");
 	return 2;
 }

@@ -98,6 +98,19 @@ export function buildHarness(): string {
   return buildTool("vmasim-kernel");
 }
 
+/**
+ * ksmd on the live kernel over n mergeable pages (n/10 distinct contents, 10%
+ * rewritten after each pass), pages_to_scan at its maximum and sleep 0
+ * (harness/vmasim-kbench.c); restores every knob.
+ */
+export function kernelKsmBench(n: number, passes: number, seed: number): { visitsPerSecond: number } {
+  const bin = buildTool("vmasim-kbench");
+  const r = spawnSync(bin, ["ksm", String(n), String(passes), String(seed)], { encoding: "utf8", timeout: 600_000 });
+  const match = /visits_per_s (\S+)/.exec(r.stdout ?? "");
+  if (r.status !== 0 || !match) throw new Error(`vmasim-kbench ksm failed: ${(r.stderr ?? "").trim() || r.error?.message}`);
+  return { visitsPerSecond: Number(match[1]) };
+}
+
 /** The alternating-prot workload run natively on the live kernel (harness/vmasim-kbench.c). */
 export function kernelAlternatingBench(n: number, m: number, seed: number): { setupSeconds: number; opsPerSecond: number } {
   const bin = buildTool("vmasim-kbench");
