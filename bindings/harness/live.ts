@@ -209,13 +209,14 @@ function restoreKnobs(snap: KnobSnapshot): string[] {
 // ---------------------------------------------------------------------------
 // Scenario → protocol
 
-interface Translation {
+export interface Translation {
   readonly input: string;
   /** Kernel path (as /proc/PID/maps prints it) → scenario name; the first name wins. */
   readonly names: ReadonlyMap<string, string>;
 }
 
-function translate(commands: readonly Command[], dir: string): Translation {
+/** The harness protocol (docs/live-harness.md) for a parsed scenario whose files go in dir. */
+export function translate(commands: readonly Command[], dir: string): Translation {
   const out: string[] = [`dir ${dir}`];
   const names = new Map<string, string>();
   const fileIndex = new Map<string, number>();
@@ -384,7 +385,8 @@ class Records {
   }
 }
 
-function report(commands: readonly Command[], lines: readonly string[], names: ReadonlyMap<string, string>): string[] {
+/** The report lines of a scenario from the harness's output lines. */
+export function report(commands: readonly Command[], lines: readonly string[], names: ReadonlyMap<string, string>): string[] {
   const rec = new Records(lines);
   const out: string[] = [];
   for (const c of commands) {
