@@ -3,8 +3,9 @@
  * scanned page, the stable tree (with chains and dups under
  * max_page_sharing) and the unstable tree rebuilt every pass, smart scan,
  * zero-page merging, and every counter of /sys/kernel/mm/ksm and
- * /proc/PID/ksm_stat. Trees are keyed by page content; since a content is a
- * 64-bit value, an equal-content search is a map lookup.
+ * /proc/PID/ksm_stat. Both trees are red-black trees ordered by memcmp of
+ * the page contents, built with lib/rbtree.c's algorithms, because a search
+ * resolves (and may prune or collapse) every node on its path.
  */
 import { EBUSY, EINVAL, PAGE_SIZE, VM_MERGEABLE } from "../kernel/facts.js";
 import type { KnobValue, KsmKnobName } from "../kernel/kstrto.js";
@@ -12,6 +13,7 @@ import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import { KSM_ZERO_PAGE, type Mm, Page, type Vma } from "./mm_types.js";
 import { first_page_at, sorted_pages, unshare_ksm_range } from "./pages.js";
+import { type RbNode, RbRoot, rb_erase, rb_insert_color, rb_link_node, rb_replace_node } from "./rbtree.js";
 
 const UNSTABLE = 1;
 const STABLE = 2;
@@ -20,8 +22,26 @@ const RMAP_ITEM_BYTES = 64;
 /** HZ of the oracle kernel: sleeps are whole jiffies of 4 ms. */
 const JIFFY_MS = 4;
 
-/** struct ksm_rmap_item: one per (mm, scanned page). */
-export class RmapItem {
+/**
+ * memcmp() of two pages: each holds a 64-bit little-endian value repeated, so
+ * they compare by the value's bytes from the least significant one up.
+ */
+export function memcmp_pages(a: bigint, b: bigint): number {
+  if (a === b) return 0;
+  for (let shift = 0n; shift < 64n; shift += 8n) {
+    const x = (a >> shift) & 0xffn;
+    const y = (b >> shift) & 0xffn;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** struct ksm_rmap_item: one per (mm, scanned page); a node of the unstable tree while UNSTABLE. */
+export class RmapItem implements RbNode<RmapItem> {
+  rbParent: RmapItem | null = null;
+  rbLeft: RmapItem | null = null;
+  rbRight: RmapItem | null = null;
+  rbRed = false;
   oldchecksum = 0;
   age = 0;
   remainingSkips = 0;
@@ -30,8 +50,6 @@ export class RmapItem {
   seq = 0;
   /** The stable node this item maps (STABLE). */
   head: StableNode | null = null;
-  /** The content it was filed under in the unstable tree (UNSTABLE). */
-  unstableKey = 0n;
   constructor(
     readonly mm: Mm,
     readonly address: number,
@@ -39,7 +57,11 @@ export class RmapItem {
 }
 
 /** struct ksm_stable_node: a regular node, a chain (of dups), or a dup. */
-export class StableNode {
+export class StableNode implements RbNode<StableNode> {
+  rbParent: StableNode | null = null;
+  rbLeft: StableNode | null = null;
+  rbRight: StableNode | null = null;
+  rbRed = false;
   /** rmap_items mapping this node's KSM page, head first (regular node or dup). */
   readonly items: RmapItem[] = [];
   /** The dups of a chain, head first. */
@@ -102,8 +124,8 @@ export class Ksm {
   private curAddr = 0;
   private curLink = 0;
   seqnr = 0;
-  private readonly stable = new Map<bigint, StableNode>();
-  private unstable = new Map<bigint, RmapItem>();
+  private readonly stableRoot = new RbRoot<StableNode>();
+  private unstableRoot = new RbRoot<RmapItem>();
   private nextNodeId = 1;
   /** Simulated time (ms). */
   clock = 0;
@@ -165,7 +187,8 @@ export class Ksm {
       item.head = null;
       item.flags = 0;
     } else if (item.flags & UNSTABLE) {
-      if (((this.seqnr - item.seq) & 0xff) === 0 && this.unstable.get(item.unstableKey) === item) this.unstable.delete(item.unstableKey);
+      // Inserted this pass: really in the tree. From an earlier pass: the tree was reset since.
+      if (((this.seqnr - item.seq) & 0xff) === 0) rb_erase(item, this.unstableRoot);
       this.pagesUnshared--;
       item.flags = 0;
     }
@@ -190,14 +213,24 @@ export class Ksm {
     });
     node.items.length = 0;
     if (node.chain !== null) {
+      // stable_node_dup_del(): the chain stays, even if empty, until a walk meets it.
       const chain = node.chain;
       chain.dups.splice(chain.dups.indexOf(node), 1);
       this.dups--;
       node.chain = null;
-    } else if (this.stable.get(node.content) === node) {
-      this.stable.delete(node.content);
+    } else {
+      rb_erase(node, this.stableRoot);
     }
     if (node.page !== null) node.page.ksm = false;
+  }
+
+  /** ksm_get_folio(): the node's KSM page, or null after dropping the node if its page is gone. */
+  private get_page(node: StableNode): Page | null {
+    if (this.is_stale(node)) {
+      this.remove_node(node);
+      return null;
+    }
+    return node.page;
   }
 
   /** A node can take one more mapping: 1 <= len < max_page_sharing (is_page_sharing_candidate()). */
@@ -206,19 +239,18 @@ export class Ksm {
   }
 
   /**
-   * Pick the dup of a chain to use (stable_node_dup()): the first with room,
-   * or, when pruning is due, the fullest with room after dropping stale ones.
-   * Collapses a chain left with one dup; frees a chain left with none.
+   * Pick the dup of a chain (stable_node_dup()): the first with room, or, when
+   * pruning is due, the fullest with room after dropping the stale ones.
+   * A chain left with one dup collapses into it (the dup takes the chain's
+   * place in the tree); returns the dup and its page, or null if every dup
+   * was stale.
    */
-  private choose_dup(chain: StableNode, mayPrune: boolean): StableNode | null {
+  private stable_node_dup(chain: StableNode, mayPrune: boolean): StableNode | null {
     const prune = mayPrune && this.clock >= chain.pruneTime + this.knobs.stable_node_chains_prune_millisecs;
     if (prune) chain.pruneTime = this.clock;
     let found: StableNode | null = null;
     for (const dup of [...chain.dups]) {
-      if (this.is_stale(dup)) {
-        this.remove_node(dup);
-        continue;
-      }
+      if (this.get_page(dup) === null) continue;
       if (found === null || (this.candidate(dup) && (!this.candidate(found) || dup.items.length > found.items.length))) {
         found = dup;
         if (!prune && this.candidate(found)) break;
@@ -226,61 +258,123 @@ export class Ksm {
     }
     if (found !== null) {
       if (chain.dups.length === 1) {
-        // Collapse: the only dup takes the chain's place in the tree.
         chain.dups.length = 0;
         found.chain = null;
-        this.stable.set(chain.content, found);
+        rb_replace_node(chain, found, this.stableRoot);
         this.chains--;
         this.dups--;
       } else if (chain.dups[0] !== found && found.items.length + 1 < this.knobs.max_page_sharing) {
         chain.dups.splice(chain.dups.indexOf(found), 1);
         chain.dups.unshift(found);
       }
-    } else if (chain.dups.length === 0 && this.stable.get(chain.content) === chain) {
-      this.stable.delete(chain.content);
-      this.chains--;
     }
     return found;
   }
 
-  /** The live node for content in the stable tree (regular or chosen dup), dropping stale ones on the way. */
-  private stable_node_lookup(content: bigint, mayPrune: boolean): StableNode | null {
-    const n = this.stable.get(content);
-    if (n === undefined) return null;
-    if (n.isChain) return this.choose_dup(n, mayPrune);
-    if (this.is_stale(n)) {
-      this.remove_node(n);
-      return null;
+  /**
+   * Resolve a tree node to the node whose page a walk compares with
+   * (__stable_node_chain() then stable_node_dup_any()): a regular node
+   * itself, or a dup of a chain. Returns [the node now at this tree
+   * position, the dup usable for merging or null, the page to compare] or
+   * null if the walk must restart (a stale node or an empty chain was erased).
+   */
+  private resolve(node: StableNode, mayPrune: boolean): [StableNode, StableNode | null, Page] | null {
+    let here = node;
+    let dup: StableNode | null;
+    if (!node.isChain) {
+      dup = this.candidate(node) ? node : null;
+    } else {
+      dup = this.stable_node_dup(node, mayPrune);
+      if (dup !== null && dup.chain === null) here = dup;
     }
-    return n;
+    let any = dup;
+    if (any === null) {
+      if (here.isChain) {
+        if (here.dups.length === 0) {
+          rb_erase(here, this.stableRoot);
+          this.chains--;
+          return null;
+        }
+        any = here.dups[0]!;
+      } else {
+        any = here;
+      }
+    }
+    const page = this.get_page(any);
+    if (page === null) return null;
+    return [here, dup, page];
   }
 
   /** stable_tree_search(): a KSM page to merge page into, or null. */
   private stable_tree_search(page: Page): Page | null {
-    if (page.ksm && page.stable !== null && !this.is_stale(page.stable as StableNode)) return page;
-    const dup = this.stable_node_lookup(page.content, true);
-    if (dup === null || !this.candidate(dup)) return null;
-    return dup.page;
+    // A KSM page (shared through fork) is its own match.
+    if (page.ksm && page.stable !== null) return page;
+    for (;;) {
+      let cur = this.stableRoot.node;
+      let restart = false;
+      while (cur !== null) {
+        const r = this.resolve(cur, true);
+        if (r === null) {
+          restart = true;
+          break;
+        }
+        const [here, dup, treePage] = r;
+        const c = memcmp_pages(page.content, treePage.content);
+        if (c < 0) cur = here.rbLeft;
+        else if (c > 0) cur = here.rbRight;
+        else return dup !== null && this.candidate(dup) ? dup.page : null;
+      }
+      if (!restart) return null;
+    }
   }
 
   /** stable_tree_insert(): file the new KSM page kpage, making or extending a chain if its content is there. */
   private stable_tree_insert(kpage: Page): StableNode {
-    const content = kpage.content;
-    this.stable_node_lookup(content, false);
-    const existing = this.stable.get(content);
-    const node = new StableNode(this.nextNodeId++, false, kpage, content);
-    if (existing === undefined) {
-      this.stable.set(content, node);
+    let parent: StableNode | null = null;
+    let left = false;
+    let equal: StableNode | null = null;
+    for (;;) {
+      parent = null;
+      equal = null;
+      let cur = this.stableRoot.node;
+      let restart = false;
+      while (cur !== null) {
+        const r = this.resolve(cur, false);
+        if (r === null) {
+          restart = true;
+          break;
+        }
+        const [here, , treePage] = r;
+        const c = memcmp_pages(kpage.content, treePage.content);
+        parent = here;
+        if (c < 0) {
+          left = true;
+          cur = here.rbLeft;
+        } else if (c > 0) {
+          left = false;
+          cur = here.rbRight;
+        } else {
+          equal = here;
+          break;
+        }
+      }
+      if (!restart) break;
+    }
+    const node = new StableNode(this.nextNodeId++, false, kpage, kpage.content);
+    if (equal === null) {
+      rb_link_node(node, parent, left, this.stableRoot);
+      rb_insert_color(node, this.stableRoot);
     } else {
-      let chain = existing;
-      if (!existing.isChain) {
-        chain = new StableNode(this.nextNodeId++, true, null, content);
+      let chain = equal;
+      if (!equal.isChain) {
+        // alloc_stable_node_chain(): the chain takes the node's place; the node becomes its first dup.
+        chain = new StableNode(this.nextNodeId++, true, null, kpage.content);
         chain.pruneTime = this.clock;
-        this.chains++;
-        chain.dups.push(existing);
-        existing.chain = chain;
+        rb_replace_node(equal, chain, this.stableRoot);
+        chain.dups.unshift(equal);
+        equal.chain = chain;
         this.dups++;
-        this.stable.set(content, chain);
+        this.chains++;
       }
       chain.dups.unshift(node);
       node.chain = chain;
@@ -319,15 +413,29 @@ export class Ksm {
 
   /** unstable_tree_search_insert(): a partner of equal content, or null after filing item. */
   private unstable_search_insert(item: RmapItem, page: Page): [RmapItem, Page] | null {
-    const tItem = this.unstable.get(page.content);
-    if (tItem !== undefined) {
-      const tPage = this.item_page(tItem);
+    let parent: RmapItem | null = null;
+    let left = false;
+    let cur = this.unstableRoot.node;
+    while (cur !== null) {
+      const tPage = this.item_page(cur);
+      // The partner's page is gone: give up without filing item (it stays volatile).
       if (tPage === null) return null;
+      // The very same page (shared through fork) is never merged with itself.
       if (tPage === page) return null;
-      if (tPage.content === page.content) return [tItem, tPage];
+      const c = memcmp_pages(page.content, tPage.content);
+      parent = cur;
+      if (c < 0) {
+        left = true;
+        cur = cur.rbLeft;
+      } else if (c > 0) {
+        left = false;
+        cur = cur.rbRight;
+      } else {
+        return [cur, tPage];
+      }
     }
-    this.unstable.set(page.content, item);
-    item.unstableKey = page.content;
+    rb_link_node(item, parent, left, this.unstableRoot);
+    rb_insert_color(item, this.unstableRoot);
     item.flags = UNSTABLE;
     item.seq = this.seqnr & 0xff;
     this.pagesUnshared++;
@@ -419,7 +527,7 @@ export class Ksm {
     if (this.slots.length === 0) return null;
     if (this.curSlot < 0) {
       // A new pass: the unstable tree starts empty; old items keep their flag.
-      this.unstable = new Map();
+      this.unstableRoot = new RbRoot();
       this.curSlot = 0;
       this.curAddr = 0;
       this.curLink = 0;
@@ -523,11 +631,12 @@ export class Ksm {
       }
       for (const item of slot.items.splice(0)) this.item_free(item);
     }
-    for (const n of [...this.stable.values()]) {
+    // remove_all_stable_nodes(): drop every node whose page is no longer mapped.
+    for (const n of this.stable_nodes()) {
       if (n.isChain) {
         for (const d of [...n.dups]) if (this.is_stale(d)) this.remove_node(d);
         if (n.dups.length === 0) {
-          this.stable.delete(n.content);
+          rb_erase(n, this.stableRoot);
           this.chains--;
         }
       } else if (this.is_stale(n)) this.remove_node(n);
@@ -593,17 +702,30 @@ export class Ksm {
     }
   }
 
+  /** Every node of the stable tree (regular nodes and chains), in order. */
+  private stable_nodes(): StableNode[] {
+    const out: StableNode[] = [];
+    const walk = (n: StableNode | null): void => {
+      if (n === null) return;
+      walk(n.rbLeft);
+      out.push(n);
+      walk(n.rbRight);
+    };
+    walk(this.stableRoot.node);
+    return out;
+  }
+
   /** max_page_sharing may change only with no KSM page mapped and every node droppable. */
   private stable_nodes_droppable(): boolean {
     if (this.pagesShared > 0) return false;
-    for (const n of this.stable.values()) {
-      const nodes = n.isChain ? n.dups : [n];
-      if (nodes.some((d) => !this.is_stale(d))) return false;
+    const nodes = this.stable_nodes();
+    for (const n of nodes) {
+      if ((n.isChain ? n.dups : [n]).some((d) => !this.is_stale(d))) return false;
     }
-    for (const n of [...this.stable.values()]) {
+    for (const n of nodes) {
       if (n.isChain) {
         for (const d of [...n.dups]) this.remove_node(d);
-        this.stable.delete(n.content);
+        rb_erase(n, this.stableRoot);
         this.chains--;
       } else this.remove_node(n);
     }
