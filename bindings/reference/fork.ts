@@ -12,8 +12,13 @@ import { copy_page_range } from "./pages.js";
 export function dup_mmap(k: Kernel, parent: Mm, pid: number): Mm {
   const child = new Mm(pid);
   child.mergeAny = parent.mergeAny;
-  // ksm_fork(): a registered parent's child is registered too (its counters start at 0).
+  // ksm_fork(): a registered parent's child is registered too. Its rmap_items and
+  // merging pages start at 0, but ksm_zero_pages is the parent's counter, copied
+  // with the mm (even zero pages in VMAs the child does not get), and is added
+  // to the global counter.
   if (parent.ksmRegistered) k.ksm.ksm_enter(child);
+  child.ksmZeroPages = parent.ksmZeroPages;
+  k.ksm.zeroPages += child.ksmZeroPages;
   for (const vma of parent.tree.all()) {
     if (vmAny(vma.flags, VM_DONTCOPY)) continue;
     const tmp = vma.dup();
@@ -25,7 +30,7 @@ export function dup_mmap(k: Kernel, parent: Mm, pid: number): Mm {
     } else {
       tmp.anonVma = k.anonVmaAlloc();
       tmp.anonChain = vma.anonChain + 1;
-      copy_page_range(k, parent, child, vma.start, vma.end);
+      copy_page_range(parent, child, vma.start, vma.end);
     }
     child.tree.insert(tmp);
   }

@@ -21,6 +21,9 @@ const STABLE = 2;
 const RMAP_ITEM_BYTES = 64;
 /** HZ of the oracle kernel: sleeps are whole jiffies of 4 ms. */
 const JIFFY_MS = 4;
+/** The simulated cost of a batch that does not sleep: per batch and per processed page (us). */
+const BATCH_US = 10;
+const PAGE_US = 2;
 
 /**
  * memcmp() of two pages: each holds a 64-bit little-endian value repeated, so
@@ -579,14 +582,17 @@ export class Ksm {
     return null;
   }
 
-  /** One batch of at most pages_to_scan processed pages; stops at the end of a pass (ksm_do_scan()). */
-  ksm_do_scan(): void {
+  /** One batch of at most pages_to_scan processed pages; stops at the end of a pass (ksm_do_scan()). Returns the pages processed. */
+  ksm_do_scan(): number {
+    let done = 0;
     for (let n = this.knobs.pages_to_scan; n > 0; n--) {
       const next = this.scan_get_next_rmap_item();
-      if (next === null) return;
+      if (next === null) break;
       this.cmp_and_merge_page(next[1], next[0]);
       this.pagesScanned++;
+      done++;
     }
+    return done;
   }
 
   /** ksmd has work: run = 1 and some mm registered (ksmd_should_run()). */
@@ -594,8 +600,14 @@ export class Ksm {
     return (this.knobs.run & 1) === 1 && this.slots.length > 0;
   }
 
-  /** The sleep between batches in simulated ms, in whole jiffies (msecs_to_jiffies rounds up). */
-  private sleep_ms(): number {
+  /**
+   * Simulated time from one batch to the next: the sleep in whole jiffies
+   * (msecs_to_jiffies rounds up). With sleep_millisecs=0 ksmd never sleeps;
+   * the batch itself is then charged 10 us plus 2 us per processed page (the
+   * order of the kernel's cost, ksm-spec §7), so that time still passes.
+   */
+  private batch_ms(processed: number): number {
+    if (this.knobs.sleep_millisecs === 0) return BATCH_US / 1000 + (processed * PAGE_US) / 1000;
     return Math.ceil(this.knobs.sleep_millisecs / JIFFY_MS) * JIFFY_MS;
   }
 
@@ -603,21 +615,21 @@ export class Ksm {
   scan_passes(n: number): boolean {
     const target = this.seqnr + n;
     while (this.seqnr < target) {
-      if (!this.should_run()) return false;
-      this.ksm_do_scan();
-      this.clock += this.sleep_ms();
-      if (this.knobs.pages_to_scan === 0 && this.seqnr < target) return false;
+      if (!this.should_run() || this.knobs.pages_to_scan === 0) return false;
+      this.clock += this.batch_ms(this.ksm_do_scan());
     }
     return true;
   }
 
-  /** Run ksmd for ms of simulated time. */
+  /** Run ksmd for ms of simulated time (an idle ksmd just lets the time pass). */
   run_for(ms: number): void {
     const end = this.clock + ms;
     while (this.clock < end) {
-      if (this.should_run()) this.ksm_do_scan();
-      this.clock += Math.max(this.sleep_ms(), this.should_run() ? 0 : end - this.clock);
-      if (this.sleep_ms() === 0 && this.knobs.pages_to_scan === 0) this.clock = end;
+      if (!this.should_run() || this.knobs.pages_to_scan === 0) {
+        this.clock = end;
+        return;
+      }
+      this.clock += this.batch_ms(this.ksm_do_scan());
     }
   }
 

@@ -94,16 +94,15 @@ export function move_page_range(mm: Mm, from: number, to: number, n: number): vo
   mm.sortedPages = null;
 }
 
-/** Share the parent's pages of [start, end) with the child (copy_page_range at fork). */
-export function copy_page_range(k: Kernel, parent: Mm, child: Mm, start: number, end: number): void {
+/**
+ * Share the parent's pages of [start, end) with the child (copy_page_range at
+ * fork). KSM zero pages are not counted here: ksm_fork() copies the
+ * parent's whole counter (dup_mmap).
+ */
+export function copy_page_range(parent: Mm, child: Mm, start: number, end: number): void {
   for (const vpn of pages_in_range(parent, start, end)) {
     const page = parent.pages.get(vpn)!;
-    if (page === KSM_ZERO_PAGE) {
-      child.ksmZeroPages++;
-      k.ksm.zeroPages++;
-    } else {
-      page.mapcount++;
-    }
+    if (page !== KSM_ZERO_PAGE) page.mapcount++;
     set_pte(child, vpn, page);
   }
 }
