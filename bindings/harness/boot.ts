@@ -90,6 +90,8 @@ export interface BootRun {
   /** The guest's THP `enabled` line. */
   readonly thp: string;
   readonly accel: "kvm" | "tcg";
+  /** Why a KVM boot was tried and given up for TCG (null if not). */
+  readonly kvmFallback: string | null;
   /** Guest uptime when the scenarios could start (kernel boot + init + insmod + mount), ms. */
   readonly bootMs: number;
   /** Guest time per scenario, ms (NaN for a scenario that never ended). */
@@ -100,7 +102,7 @@ export interface BootRun {
   readonly prepareMs: number;
   /** The kernel console (ttyS0). */
   readonly console: string;
-  /** The work dir, when keepWorkDir was given. */
+  /** The work dir (initramfs, scratch.ext4, console.log, data.log) when kept: keepWorkDir, or VMASIM_BOOT_KEEP=1 and some scenario failed. */
   readonly workDir: string | null;
 }
 
@@ -312,8 +314,14 @@ function findFile(dir: string, prefix: string, suffix: string): string | null {
   return hits.length > 0 ? join(dir, hits.sort()[hits.length - 1]!) : null;
 }
 
-/** The image of an extracted linux-image package. */
-function imageOfTree(tree: string, pkg: string): KernelImage {
+/** The image of an extracted linux-image package (its `name=version` is in .complete). */
+function imageOfTree(tree: string, fallbackName: string): KernelImage {
+  let pkg = fallbackName;
+  try {
+    pkg = readFileSync(join(tree, ".complete"), "utf8").trim() || fallbackName;
+  } catch {
+    // keep the name
+  }
   const vmlinuz = findFile(join(tree, "boot"), "vmlinuz-", "");
   if (vmlinuz === null) throw new Error(`boot: the package ${pkg} has no boot/vmlinuz-* (is it a linux-image package?)`);
   const version = kernelVersionOf(vmlinuz);
@@ -373,6 +381,8 @@ export function fetchKernelImage(pkg: string): KernelImage {
     writeFileSync(join(tmp, ".complete"), `${name}=${version}\n`);
     rmSync(tree, { recursive: true, force: true });
     renameSync(tmp, tree);
+    // The extracted tree is what gets reused; the .deb (100+ MB) is not needed any more.
+    rmSync(deb, { force: true });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -619,6 +629,140 @@ interface Parsed {
   readonly input: string;
 }
 
+/** The guest's initramfs (scripts/boot/init and what it reads). */
+function initramfs(image: KernelImage, parsed: readonly (Parsed | null)[], scenarioTimeout: number): Buffer {
+  const root = projectRoot();
+  const runnable = parsed.flatMap((p, i) => (p === null ? [] : [i]));
+  const entries: CpioEntry[] = [];
+  for (const d of ["bin", "dev", "proc", "sys", "tmp", "scratch", "vmasim", "vmasim/in", "vmasim/modules"]) entries.push({ path: d, kind: "dir" });
+  entries.push({ path: "dev/console", kind: "chardev", major: 5, minor: 1 });
+  entries.push({ path: "bin/busybox", kind: "file", data: readFileSync(which("busybox")!), mode: 0o755 });
+  entries.push({ path: "bin/sh", kind: "symlink", target: "busybox" });
+  entries.push({ path: "init", kind: "file", data: readFileSync(join(root, "scripts", "boot", "init")), mode: 0o755 });
+  entries.push({ path: "vmasim/vmasim-kernel", kind: "file", data: readFileSync(buildStaticHarness()), mode: 0o755 });
+  const mods = image.modulesDir === null ? [] : moduleClosure(image.modulesDir, ["virtio_blk", "ext4"]);
+  for (const m of mods) entries.push({ path: `vmasim/modules/${m.name}.ko`, kind: "file", data: m.data, mode: 0o644 });
+  entries.push({ path: "vmasim/modules/order", kind: "file", data: Buffer.from(mods.map((m) => `${m.name}.ko\n`).join("")), mode: 0o644 });
+  for (const i of runnable) entries.push({ path: `vmasim/in/${i}`, kind: "file", data: Buffer.from(parsed[i]!.input), mode: 0o644 });
+  const config = `SCENARIOS="${runnable.join(" ")}"\nTIMEOUT=${scenarioTimeout}\n`;
+  entries.push({ path: "vmasim/config", kind: "file", data: Buffer.from(config), mode: 0o644 });
+  return cpioNewc(entries);
+}
+
+interface GuestOutput {
+  readonly uname: string;
+  readonly thp: string;
+  readonly bootMs: number;
+  readonly scenarioMs: number[];
+  readonly guestFatal: string | null;
+  readonly allDone: boolean;
+  /** The scenario that had started and not ended when the output stops, or null. */
+  readonly running: number | null;
+}
+
+/**
+ * Reads the guest's data port (the records of scripts/boot/init) and fills
+ * in results[n] for every scenario whose frame arrived whole.
+ */
+function readGuestOutput(
+  dataText: string,
+  parsed: readonly (Parsed | null)[],
+  results: (BootResult | null)[],
+  scenarioTimeout: number,
+  consoleText: string,
+): GuestOutput {
+  let uname = "";
+  let thp = "";
+  let bootMs = NaN;
+  let guestFatal: string | null = null;
+  let allDone = false;
+  let started: number | null = null;
+  const startTime = new Map<number, number>();
+  const scenarioMs = parsed.map(() => NaN);
+  const lines = dataText.split("\n").map((l) => l.replace(/\r$/, ""));
+  let k = 0;
+  while (k < lines.length) {
+    const l = lines[k++]!;
+    if (!l.startsWith(MARK)) continue;
+    const w = l.slice(MARK.length).split(" ");
+    if (w[0] === "ready") {
+      bootMs = Number(w[1]) * 1000;
+      uname = w[2] ?? "";
+      thp = w.slice(3).join(" ");
+    } else if (w[0] === "fatal") guestFatal = w.slice(1).join(" ");
+    else if (w[0] === "alldone") allDone = true;
+    else if (w[0] === "start") {
+      started = Number(w[1]);
+      startTime.set(started, Number(w[2]));
+    } else if (w[0] === "out" || w[0] === "outgz") {
+      const n = Number(w[1]);
+      let out: string[] = [];
+      const err: string[] = [];
+      let cur = out;
+      let end: string[] | null = null;
+      while (k < lines.length) {
+        const m = lines[k++]!;
+        if (m === `${MARK}err ${n}` && cur === out) cur = err;
+        else if (m.startsWith(`${MARK}end ${n} `)) {
+          end = m.slice(MARK.length).split(" ");
+          break;
+        } else if (m.startsWith(MARK)) {
+          k--; // a marker of what came next: this frame lost its end
+          break;
+        } else cur.push(m);
+      }
+      if (end === null) {
+        if (k < lines.length) {
+          started = null;
+          results[n] = { error: "boot: the scenario's output arrived incomplete over the guest's serial port (lost characters)" };
+        }
+        continue;
+      }
+      started = null;
+      if (w[0] === "outgz") {
+        try {
+          const text = gunzipSync(Buffer.from(out.join(""), "base64")).toString("utf8");
+          out = text.split("\n");
+          if (out[out.length - 1] === "") out.pop();
+        } catch {
+          out = ["(corrupt compressed output)"];
+        }
+      }
+      const rc = Number(end[2]);
+      const t1 = Number(end[3]);
+      const ms = (t1 - (startTime.get(n) ?? NaN)) * 1000;
+      scenarioMs[n] = ms;
+      // The guest counts the lines it sent: anything else means characters were lost.
+      if ((end[4] !== undefined && Number(end[4]) !== out.length) || (end[5] !== undefined && Number(end[5]) !== err.length)) {
+        results[n] = {
+          error: `boot: the scenario's output arrived incomplete over the guest's serial port (${out.length}/${end[4]} stdout lines, ${err.length}/${end[5]} stderr lines)`,
+        };
+        continue;
+      }
+      const p = parsed[n]!;
+      const fatal = out.find((x) => x.startsWith("fatal "));
+      const stderr = err.join("\n").trim();
+      if (fatal !== undefined) results[n] = { error: `live harness: ${fatal.slice(6)}` };
+      else if (rc !== 0) {
+        const timedOut = (rc === 124 || rc === 143 || rc === 137) && ms >= scenarioTimeout * 1000 - 500;
+        results[n] = {
+          error: timedOut
+            ? `timed out after ${scenarioTimeout} s in the guest`
+            : `live harness: exit status ${rc} in the guest${stderr ? `:\n${stderr}` : ""}${oopsNote(consoleText)}`,
+        };
+      } else {
+        try {
+          results[n] = { lines: report(p.commands, out, p.names) };
+        } catch (e) {
+          results[n] = { error: (e as Error).message };
+        }
+      }
+    }
+  }
+
+  return { uname, thp, bootMs, scenarioMs, guestFatal, allDone, running: started };
+}
+
 /**
  * Boots the kernel once under qemu and runs every scenario text in it (see
  * the module comment). Returns per scenario its report lines or an error (a
@@ -647,23 +791,8 @@ export function bootAndRun(image: KernelImage, texts: readonly string[], opts: B
   const work = mkdtempSync(join(tmpdir(), "vmasim-boot-"));
   let keep = opts.keepWorkDir === true;
   try {
-    // --- initramfs
-    const root = projectRoot();
-    const entries: CpioEntry[] = [];
-    for (const d of ["bin", "dev", "proc", "sys", "tmp", "scratch", "vmasim", "vmasim/in", "vmasim/modules"]) entries.push({ path: d, kind: "dir" });
-    entries.push({ path: "dev/console", kind: "chardev", major: 5, minor: 1 });
-    entries.push({ path: "bin/busybox", kind: "file", data: readFileSync(which("busybox")!), mode: 0o755 });
-    entries.push({ path: "bin/sh", kind: "symlink", target: "busybox" });
-    entries.push({ path: "init", kind: "file", data: readFileSync(join(root, "scripts", "boot", "init")), mode: 0o755 });
-    entries.push({ path: "vmasim/vmasim-kernel", kind: "file", data: readFileSync(buildStaticHarness()), mode: 0o755 });
-    const mods = image.modulesDir === null ? [] : moduleClosure(image.modulesDir, ["virtio_blk", "ext4"]);
-    for (const m of mods) entries.push({ path: `vmasim/modules/${m.name}.ko`, kind: "file", data: m.data, mode: 0o644 });
-    entries.push({ path: "vmasim/modules/order", kind: "file", data: Buffer.from(mods.map((m) => `${m.name}.ko\n`).join("")), mode: 0o644 });
-    for (const i of runnable) entries.push({ path: `vmasim/in/${i}`, kind: "file", data: Buffer.from(parsed[i]!.input), mode: 0o644 });
-    const config = `SCENARIOS="${runnable.join(" ")}"\nTIMEOUT=${scenarioTimeout}\n`;
-    entries.push({ path: "vmasim/config", kind: "file", data: Buffer.from(config), mode: 0o644 });
     const initrd = join(work, "initramfs.cpio");
-    writeFileSync(initrd, cpioNewc(entries));
+    writeFileSync(initrd, initramfs(image, parsed, scenarioTimeout));
 
     // --- ext4 scratch disk (sparse)
     const disk = join(work, "scratch.ext4");
@@ -713,7 +842,12 @@ export function bootAndRun(image: KernelImage, texts: readonly string[], opts: B
     };
     let accel = wantAccel;
     let b = boot(accel);
+    let kvmFallback: string | null = null;
     if (accel === "kvm" && opts.accel !== "kvm" && (b.q.reason === "kvm-error" || !b.hello)) {
+      kvmFallback =
+        b.q.reason === "kvm-error"
+          ? `KVM internal error: ${b.q.stderr.trim().split("\n")[0]}`
+          : `no guest output under KVM (qemu ${b.q.reason ?? (b.q.status !== null ? `exit status ${b.q.status}` : `killed by ${b.q.signal}`)}): ${b.q.stderr.trim().split("\n").slice(-2).join(" / ")}`;
       // KVM that opens but cannot run this guest (nested "kvm-pvm" hosts, CPU
       // models the outer hypervisor refuses): do it all again under TCG.
       kvmVerdict = false;
@@ -736,98 +870,20 @@ export function bootAndRun(image: KernelImage, texts: readonly string[], opts: B
                 ? `qemu exited with ${q.status === null ? `signal ${q.signal}` : `status ${q.status}`}: ${q.stderr.trim()}`
                 : null;
 
-    // --- guest output
-    let uname = "";
-    let thp = "";
-    let bootMs = NaN;
-    let guestFatal: string | null = null;
-    let allDone = false;
-    let started: number | null = null;
-    const startTime = new Map<number, number>();
-    const scenarioMs = texts.map(() => NaN);
-    const lines = dataText.split("\n").map((l) => l.replace(/\r$/, ""));
-    let k = 0;
-    while (k < lines.length) {
-      const l = lines[k++]!;
-      if (!l.startsWith(MARK)) continue;
-      const w = l.slice(MARK.length).split(" ");
-      if (w[0] === "ready") {
-        bootMs = Number(w[1]) * 1000;
-        uname = w[2] ?? "";
-        thp = w.slice(3).join(" ");
-      } else if (w[0] === "fatal") guestFatal = w.slice(1).join(" ");
-      else if (w[0] === "alldone") allDone = true;
-      else if (w[0] === "start") {
-        started = Number(w[1]);
-        startTime.set(started, Number(w[2]));
-      } else if (w[0] === "out") {
-        const n = Number(w[1]);
-        const out: string[] = [];
-        const err: string[] = [];
-        let cur = out;
-        let end: string[] | null = null;
-        while (k < lines.length) {
-          const m = lines[k++]!;
-          if (m === `${MARK}err ${n}` && cur === out) cur = err;
-          else if (m.startsWith(`${MARK}end ${n} `)) {
-            end = m.slice(MARK.length).split(" ");
-            break;
-          } else if (m.startsWith(MARK)) {
-            k--; // a marker of what came next: this frame lost its end
-            break;
-          } else cur.push(m);
-        }
-        if (end === null) {
-          if (k < lines.length) {
-            started = null;
-            results[n] = { error: "boot: the scenario's output arrived incomplete over the guest's serial port (lost characters)" };
-          }
-          continue;
-        }
-        started = null;
-        const rc = Number(end[2]);
-        const t1 = Number(end[3]);
-        const ms = (t1 - (startTime.get(n) ?? NaN)) * 1000;
-        scenarioMs[n] = ms;
-        // The guest counts the lines it sent: anything else means characters were lost.
-        if ((end[4] !== undefined && Number(end[4]) !== out.length) || (end[5] !== undefined && Number(end[5]) !== err.length)) {
-          results[n] = {
-            error: `boot: the scenario's output arrived incomplete over the guest's serial port (${out.length}/${end[4]} stdout lines, ${err.length}/${end[5]} stderr lines)`,
-          };
-          continue;
-        }
-        const p = parsed[n]!;
-        const fatal = out.find((x) => x.startsWith("fatal "));
-        const stderr = err.join("\n").trim();
-        if (fatal !== undefined) results[n] = { error: `live harness: ${fatal.slice(6)}` };
-        else if (rc !== 0) {
-          const timedOut = (rc === 124 || rc === 143 || rc === 137) && ms >= scenarioTimeout * 1000 - 500;
-          results[n] = {
-            error: timedOut
-              ? `timed out after ${scenarioTimeout} s in the guest`
-              : `live harness: exit status ${rc} in the guest${stderr ? `:\n${stderr}` : ""}${oopsNote(consoleText)}`,
-          };
-        } else {
-          try {
-            results[n] = { lines: report(p.commands, out, p.names) };
-          } catch (e) {
-            results[n] = { error: (e as Error).message };
-          }
-        }
-      }
-    }
+    const g = readGuestOutput(dataText, parsed, results, scenarioTimeout, consoleText);
+    const { uname, thp, bootMs, scenarioMs } = g;
 
     const why =
-      guestFatal !== null
-        ? `guest: ${guestFatal}`
+      g.guestFatal !== null
+        ? `guest: ${g.guestFatal}`
         : qemuFailure !== null
           ? qemuFailure
-          : !allDone
+          : !g.allDone
             ? "the guest stopped before running every scenario"
             : "the guest printed no result for it";
     for (const i of runnable) {
       if (results[i] !== null) continue;
-      const during = started === i ? ` (it was running when the guest stopped${oopsNote(consoleText)})` : "";
+      const during = g.running === i ? ` (it was running when the guest stopped${oopsNote(consoleText)})` : "";
       results[i] = { error: `boot: no result: ${why}${during}; kernel console tail:\n${tail(consoleText, 20)}` };
     }
     if (results.some((r) => r !== null && "error" in r)) keep = keep || process.env.VMASIM_BOOT_KEEP === "1";
@@ -836,6 +892,7 @@ export function bootAndRun(image: KernelImage, texts: readonly string[], opts: B
       uname,
       thp,
       accel,
+      kvmFallback,
       bootMs,
       scenarioMs,
       wallMs,
@@ -853,7 +910,7 @@ function tail(text: string, n: number): string {
 }
 
 function oopsNote(consoleText: string): string {
-  const m = /^.*(BUG:|Oops|Kernel panic|general protection fault|WARNING:).*$/m.exec(consoleText.replace(/\r/g, ""));
+  const m = /^.*(BUG:|Oops|Kernel panic|general protection fault).*$/m.exec(consoleText.replace(/\r/g, ""));
   return m ? `; kernel console: ${m[0].trim()}` : "";
 }
 

@@ -1,0 +1,214 @@
+/**
+ * Scenarios on a booted Debian kernel under qemu (bindings/harness/boot.ts,
+ * docs/boot.md). One boot runs every scenario of this file.
+ *
+ * Skipped, with the reason printed, when the machine cannot boot kernels
+ * (no qemu-system-x86_64, static busybox, mkfs.ext4, cc or xz) or the kernel
+ * package cannot be had (apt-get download failed). .ci/run installs them.
+ *
+ * VMASIM_BOOT_KERNEL: the package (or glob, or vmlinuz path) to boot; default
+ *   the newest Debian 12 6.12 kernel, `linux-image-6.12.*+deb12-amd64-unsigned`.
+ * VMASIM_BOOT_ALL=1: also run every test/scenarios/**\/*.vms in one more boot
+ *   and write build/boot-<release>.md: per file, whether the booted kernel's
+ *   report equals the .expected next to it (recorded on 6.18), with the diffs.
+ * VMASIM_BOOT_ACCEL=kvm|tcg: force the accelerator (default: KVM if usable).
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createPatch } from "diff";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  bootAndRun,
+  bootAvailable,
+  type BootOptions,
+  type BootRun,
+  fetchKernelImage,
+  type KernelImage,
+  kernelVersionOf,
+  moduleClosure,
+} from "../../bindings/harness/boot.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..", "..");
+const SCENARIOS = join(ROOT, "test", "scenarios");
+const PKG = process.env.VMASIM_BOOT_KERNEL ?? "linux-image-6.12.*+deb12-amd64-unsigned";
+const ACCEL = process.env.VMASIM_BOOT_ACCEL === "kvm" || process.env.VMASIM_BOOT_ACCEL === "tcg" ? process.env.VMASIM_BOOT_ACCEL : "auto";
+
+let image: KernelImage | null = null;
+let skipReason = "";
+const check = bootAvailable();
+if (!check.ok) skipReason = check.reason;
+else {
+  try {
+    image = fetchKernelImage(PKG);
+  } catch (e) {
+    skipReason = `kernel package ${PKG} not available: ${(e as Error).message}`;
+  }
+}
+if (image === null) console.warn(`boot tests skipped: ${skipReason}`);
+
+const text = (rel: string): string => readFileSync(join(SCENARIOS, rel), "utf8");
+function expectedLines(rel: string): string[] {
+  const lines = readFileSync(join(SCENARIOS, rel.replace(/\.vms$/, ".expected")), "utf8").split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+/** The seed case of the issue: two fresh adjacent anon mappings under PR_SET_MEMORY_MERGE. */
+const SEED = [
+  "prctl memory_merge 1",
+  "mmap 0x100000000000 8p rw- private|anon|fixed",
+  "mmap 0x100000008000 8p rw- private|anon|fixed",
+  "vmflags",
+  "count",
+].join("\n");
+
+/** ksmd never finishes 10^6 full scans: the guest's per-scenario timeout must stop it. */
+const HANG = ["prctl memory_merge 1", "mmap 0x100000000000 8p rw- private|anon|fixed", "ksm run=1 sleep_millisecs=1000", "ksm_scan 1000000"].join("\n");
+
+/**
+ * Debian's kernels have CONFIG_MEM_SOFT_DIRTY, so every VMA there shows `sd`
+ * (the 6.18 kernel the .expected files come from has no soft-dirty); VM_SOFTDIRTY
+ * never blocks a merge. Compare without it.
+ */
+const dropSd = (lines: readonly string[]): string[] =>
+  lines.map((l) => {
+    const bar = l.indexOf(" | ");
+    return bar < 0 ? l : l.slice(0, bar + 3) + l.slice(bar + 3).split(" ").filter((f) => f !== "sd").join(" ");
+  });
+
+/** Scenario files that give the same report on 6.12 as on 6.18 (.expected), `sd` aside. */
+const SAME = ["vma-userland/simple_merge.vms", "measured/M1_mprotect_middle.vms", "measured/X1_file_identity.vms", "measured/K6_dev_zero.vms"];
+
+const OPTS: BootOptions = { accel: ACCEL, scenarioTimeoutSec: 20 };
+
+describe.skipIf(image === null)("scenarios on a booted kernel", () => {
+  let run: BootRun;
+  const texts = [SEED, "mmap nonsense", ...SAME.map(text), HANG, text("measured/K2_prctl_new_merge.vms"), SEED];
+
+  beforeAll(() => {
+    run = bootAndRun(image!, texts, OPTS);
+    const ms = run.scenarioMs.map((m) => (Number.isNaN(m) ? "-" : m.toFixed(0))).join(" ");
+    console.log(
+      `boot: ${image!.package ?? image!.vmlinuz} → guest uname -r ${run.uname}, accel ${run.accel}` +
+        `${run.kvmFallback ? ` (KVM given up: ${run.kvmFallback})` : ""}, thp "${run.thp}", ` +
+        `prepare ${run.prepareMs} ms, guest ready at ${run.bootMs.toFixed(0)} ms, qemu wall ${run.wallMs} ms, per scenario (ms): ${ms}`,
+    );
+  }, 900_000);
+
+  it("boots the package's kernel", () => {
+    expect(run.uname).toBe(image!.version);
+    expect(kernelVersionOf(image!.vmlinuz)).toBe(image!.version);
+    // The guest loaded every module without complaint (scripts/boot/init prints failures).
+    expect(run.console).not.toMatch(/vmasim: insmod|\/init: /);
+  });
+
+  it("a vmlinuz path finds the modules of the extracted package next to it", () => {
+    const byPath = fetchKernelImage(image!.vmlinuz);
+    expect(byPath).toEqual({ ...image!, package: null });
+  });
+
+  it("ext4 and virtio_blk come with their dependencies, dependencies first", () => {
+    if (image!.modulesDir === null) return; // a kernel with them built in
+    const names = moduleClosure(image!.modulesDir, ["virtio_blk", "ext4"]).map((m) => m.name);
+    expect(names).toContain("ext4");
+    for (const dep of ["jbd2", "mbcache", "crc16"]) {
+      if (names.includes(dep)) expect(names.indexOf(dep)).toBeLessThan(names.indexOf("ext4"));
+    }
+    // ext4's soft dependency on crc32c (metadata_csum) is resolved through the alias crypto-crc32c.
+    if (/^6\.12\./.test(image!.version)) expect(names.some((n) => n.startsWith("crc32c"))).toBe(true);
+  });
+
+  it("seed case: on 6.12 two fresh adjacent anon VMAs under memory_merge stay two, both mg", () => {
+    const r = run.results[0]!;
+    expect(r).toHaveProperty("lines");
+    const lines = (r as { lines: string[] }).lines;
+    if (/^6\.12\./.test(run.uname)) {
+      expect(lines).toHaveLength(3);
+      expect(lines[0]).toMatch(/^100000000000-100000008000 rw-p 00000000 \| .* mg$/);
+      expect(lines[1]).toMatch(/^100000008000-100000010000 rw-p 00000000 \| .* mg$/);
+      expect(lines[2]).toBe("vmas 2");
+    }
+    // The same scenario again, after a timed-out one, gives the same report.
+    expect(run.results[texts.length - 1]).toEqual(r);
+  });
+
+  it("a malformed scenario is an error and does not stop the others", () => {
+    expect(run.results[1]).toEqual({ error: expect.stringMatching(/line 1/) });
+  });
+
+  it.each(SAME.map((rel, i) => [rel, i + 2] as const))("%s gives its .expected (but for sd)", (rel, i) => {
+    const r = run.results[i]!;
+    expect(r).toHaveProperty("lines");
+    expect(dropSd((r as { lines: string[] }).lines)).toEqual(expectedLines(rel));
+  });
+
+  it("a scenario that hangs times out in the guest; the later ones still run", () => {
+    const i = 2 + SAME.length;
+    expect(run.results[i]).toEqual({ error: expect.stringMatching(/timed out after 20 s/) });
+    expect(run.results[i + 1]).toHaveProperty("lines");
+  });
+});
+
+describe.skipIf(image === null)("a guest that dies", () => {
+  it("a guest whose init cannot start reports every scenario as an error (no hang)", () => {
+    const run = bootAndRun(image!, [SEED, SEED], { ...OPTS, append: "rdinit=/nonexistent" });
+    expect(run.uname).toBe("");
+    for (const r of run.results) expect(r).toEqual({ error: expect.stringMatching(/^boot: no result: /) });
+    expect(run.console).toMatch(/Kernel panic|No working init/);
+  }, 300_000);
+
+  it("qemu is killed after the overall timeout and the scenarios are errors", () => {
+    const run = bootAndRun(image!, [SEED], { ...OPTS, totalTimeoutSec: 1 });
+    expect(run.results).toEqual([{ error: expect.stringMatching(/overall timeout of 1 s/) }]);
+    expect(run.wallMs).toBeLessThan(10_000);
+  }, 300_000);
+});
+
+describe.skipIf(image === null || process.env.VMASIM_BOOT_ALL !== "1")("every scenario file on a booted kernel (VMASIM_BOOT_ALL=1)", () => {
+  it("runs every test/scenarios file and writes the comparison with .expected", () => {
+    const files = readdirSync(SCENARIOS, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".vms"))
+      .map((f) => f.split(sep).join("/"))
+      .sort();
+    const run = bootAndRun(image!, files.map(text), OPTS);
+    const out: string[] = [
+      `# test/scenarios on ${run.uname} (booted: ${image!.package ?? image!.vmlinuz}, accel ${run.accel}, thp "${run.thp}")`,
+      "",
+      `prepare ${run.prepareMs} ms, guest ready at ${run.bootMs.toFixed(0)} ms, qemu wall ${run.wallMs} ms, ${files.length} files`,
+      "",
+    ];
+    const same: string[] = [];
+    const sameButSd: string[] = [];
+    const differ: string[] = [];
+    const failed: string[] = [];
+    files.forEach((rel, i) => {
+      const r = run.results[i]!;
+      if ("error" in r) {
+        failed.push(rel);
+        out.push(`## ${rel}: ERROR`, "", "```", r.error, "```", "");
+        return;
+      }
+      const want = expectedLines(rel).join("\n") + "\n";
+      const got = r.lines.join("\n") + "\n";
+      const gotNoSd = dropSd(r.lines).join("\n") + "\n";
+      if (want === got) same.push(rel);
+      else if (want === gotNoSd) sameButSd.push(rel);
+      else {
+        differ.push(rel);
+        const patch = createPatch(rel, want, gotNoSd, "6.18 .expected", `${run.uname} (sd dropped)`).split("\n").slice(2).join("\n");
+        out.push(`## ${rel}: differs (${run.scenarioMs[i]!.toFixed(0)} ms)`, "", "```diff", patch.trimEnd(), "```", "");
+      }
+    });
+    const item = (s: string) => `- ${s} (${run.scenarioMs[files.indexOf(s)]!.toFixed(0)} ms)`;
+    out.push(`## Same as .expected (${same.length})`, "", ...same.map(item), "");
+    out.push(`## Same as .expected once \`sd\` is dropped (${sameButSd.length})`, "", ...sameButSd.map(item), "");
+    out.splice(4, 0, `same ${same.length}, same but for sd ${sameButSd.length}, differ ${differ.length}, error ${failed.length}`, "");
+    mkdirSync(join(ROOT, "build"), { recursive: true });
+    const path = join(ROOT, "build", `boot-${run.uname || "unknown"}.md`);
+    writeFileSync(path, out.join("\n"));
+    console.log(`boot: ${path}: same ${same.length}, same but for sd ${sameButSd.length}, differ ${differ.length} (${differ.join(", ")}), error ${failed.length} (${failed.join(", ")})`);
+    expect(failed).toEqual([]);
+  }, 3_600_000);
+});
