@@ -1,11 +1,14 @@
 // Linear-memory allocation for the Wasm engine. Everything lives in blocks
 // carved from one bump region above __heap_base; freed blocks go to a free
-// list per size class and are reused. Growth goes through memory.grow, whose
-// failure is reported (0) instead of trapping, so a syscall that cannot get
-// memory fails with ENOMEM and leaves the engine usable. The stub runtime's
-// own allocator is never used (the engine creates no managed objects).
+// list per size class and are reused, last freed first (likely still in
+// cache). Index nodes (CLASS_CHUNK) are whole cache lines, aligned to them.
+// Growth goes through memory.grow, whose failure is reported (0) instead of
+// trapping, so a syscall that cannot get memory fails with ENOMEM and leaves
+// the engine usable. The stub runtime's own allocator is never used (the
+// engine creates no managed objects).
 
 const PAGE_BYTES: usize = 65536;
+const LINE: usize = 64;
 
 /** Size classes: fixed records first, then powers of two from 64 bytes. */
 export const CLASS_VMA: i32 = 0;
@@ -26,7 +29,7 @@ let chunkBytes: usize = 0;
 /** Set the sizes of the fixed record classes (called once by init). */
 export function alloc_init(vmaSize: usize, chunkSize: usize): void {
   vmaBytes = (vmaSize + 7) & ~7;
-  chunkBytes = (chunkSize + 15) & ~15;
+  chunkBytes = (chunkSize + LINE - 1) & ~(LINE - 1);
   heapTop = (__heap_base + 15) & ~15;
 }
 
@@ -75,6 +78,19 @@ function sbrk(bytes: usize): usize {
   return ptr;
 }
 
+/** A new block from the bump region; index nodes are aligned to a cache line (a gap big enough becomes a VMA block). */
+function fresh_block(cls: i32, bytes: usize): usize {
+  if (cls == CLASS_CHUNK) {
+    const gap = ((heapTop + LINE - 1) & ~(LINE - 1)) - heapTop;
+    if (gap != 0) {
+      const g = sbrk(gap);
+      if (g == 0) return 0;
+      if (gap >= vmaBytes) block_free(CLASS_VMA, g);
+    }
+  }
+  return sbrk(bytes);
+}
+
 /** A block of class cls (zeroed), or 0 if memory is exhausted. */
 export function block_alloc(cls: i32): usize {
   const head = load<usize>(headAt(cls));
@@ -85,10 +101,15 @@ export function block_alloc(cls: i32): usize {
     store<usize>(headAt(cls), load<usize>(head));
     store<u32>(countAt(cls), load<u32>(countAt(cls)) - 1);
   } else {
-    ptr = sbrk(bytes);
+    ptr = fresh_block(cls, bytes);
     if (ptr == 0) return 0;
   }
-  memory.fill(ptr, 0, bytes);
+  if (cls == CLASS_VMA) {
+    // A record is a few words: plain stores beat a bulk-memory call.
+    for (let o: usize = 0; o < bytes; o += 8) store<u64>(ptr + o, 0);
+  } else {
+    memory.fill(ptr, 0, bytes);
+  }
   return ptr;
 }
 
@@ -101,7 +122,7 @@ export function block_free(cls: i32, ptr: usize): void {
 /** Make sure n blocks of class cls can be allocated without touching memory.grow; false if not. */
 export function block_reserve(cls: i32, n: u32): bool {
   while (load<u32>(countAt(cls)) < n) {
-    const ptr = sbrk(classBytes(cls));
+    const ptr = fresh_block(cls, classBytes(cls));
     if (ptr == 0) return false;
     block_free(cls, ptr);
   }

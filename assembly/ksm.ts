@@ -3,7 +3,7 @@
 import { SW_KSM_ALLOW_SPECIAL, VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "./generated/facts";
 import { sw } from "./kernel";
 import { mm_merge_any, mm_set_ksm_registered, mm_set_merge_any, vma_file, vma_flags, vma_set_flags } from "./mm_types";
-import { tree_at, tree_chunk_len, tree_chunks } from "./tree";
+import { tree_iter_first, tree_iter_next } from "./tree";
 
 /** KSM only works on private, non-hugetlb, non-special memory (ksm_compatible()). */
 export function ksm_compatible(file: u32, flags: u32): bool {
@@ -26,13 +26,10 @@ export function prctl_set_memory_merge(mm: usize, enable: bool): i64 {
   if (enable == mm_merge_any(mm)) return 0;
   if (enable) mm_set_ksm_registered(mm, true);
   mm_set_merge_any(mm, enable);
-  for (let ci = 0, n = tree_chunks(mm); ci < n; ci++) {
-    for (let ei = 0, m = tree_chunk_len(mm, ci); ei < m; ei++) {
-      const v = tree_at(mm, ci, ei);
-      const f = vma_flags(v);
-      if (!enable) vma_set_flags(v, f & ~VM_MERGEABLE);
-      else if ((f & VM_MERGEABLE) == 0 && ksm_compatible(vma_file(v), f)) vma_set_flags(v, f | VM_MERGEABLE);
-    }
+  for (let v = tree_iter_first(mm); v != 0; v = tree_iter_next()) {
+    const f = vma_flags(v);
+    if (!enable) vma_set_flags(v, f & ~VM_MERGEABLE);
+    else if ((f & VM_MERGEABLE) == 0 && ksm_compatible(vma_file(v), f)) vma_set_flags(v, f | VM_MERGEABLE);
   }
   return 0;
 }

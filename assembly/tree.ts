@@ -1,33 +1,119 @@
 // The VMA index of one mm, mirroring bindings/reference/tree.ts: find_vma(),
-// vma_prev/vma_next, insert and erase, in O(log n). Two levels of sorted
-// arrays keyed on vm_end (which is unique): a top array of chunks (each key
-// is its chunk's last end) and chunks of up to CHUNK_CAP entries (key, VMA).
-// Keys live beside the pointers so searches touch contiguous memory only.
+// vma_prev/vma_next, insert and erase, in O(log n). A B+tree of fixed height
+// keyed on vm_end (which is unique): the mm's top array (sorted keys, each
+// the largest end under one inner node), inner nodes and leaves. A node is
+// one cache-line-aligned 512-byte block: CHUNK_CAP sorted keys (each the
+// exact largest end in its subtree; a VMA's own end in a leaf; NO_KEY in
+// unused slots), then the child or VMA pointers, then the count.
+//
+// Lookups are latency bound (at a million VMAs a random lookup's leaf and
+// record are cache misses), so: a node is searched with two rounds of
+// independent loads (the last key of each of its five key lines, then the
+// eight keys of one line) instead of a binary search's chain of dependent
+// probes; a search from the top touches the leaf's pointer lines and the
+// records around the found position, so that their misses overlap with
+// each other instead of queueing one after the other; and a cursor keeps
+// the last position, since a syscall works in one neighbourhood (locating a
+// VMA the syscall just had in hand is a pointer compare).
+//
 // A VMA's end changes through tree_set_end() so that its key follows; its
-// start may change freely as long as VMAs stay ordered and disjoint.
+// start may change freely as long as VMAs stay ordered and disjoint. Nodes
+// are freed when they empty (no merging of sparse nodes, as before); a node
+// that fills up at the end of the address space is left full (address-order
+// builds pack densely), elsewhere it splits in half.
 
 import { CLASS_CHUNK, block_alloc, block_free, block_reserve, pow2_bytes, pow2_class } from "./alloc";
 import { mm_map_count, mm_set_map_count, vma_end, vma_raw_set_end, vma_start } from "./mm_types";
 
-export const CHUNK_CAP: i32 = 128;
-const KEYS: usize = 8;
-const PTRS: usize = 8 + <usize>CHUNK_CAP * 8;
-export const CHUNK_SIZE: usize = PTRS + <usize>CHUNK_CAP * 4;
+/** Entries per node (leaf or inner): whole cache lines of keys (a multiple of LINE_KEYS). */
+export const CHUNK_CAP: i32 = 40;
+const LINE_KEYS: i32 = 8;
+const KEY_LINES: i32 = CHUNK_CAP / LINE_KEYS;
+const PTRS: usize = <usize>CHUNK_CAP * 8;
+const COUNT: usize = PTRS + <usize>CHUNK_CAP * 4;
+/** Bytes of a node (alloc.ts rounds CLASS_CHUNK blocks up to whole cache lines and aligns them). */
+export const CHUNK_SIZE: usize = COUNT + 4;
+const HALF: i32 = CHUNK_CAP >> 1;
+/** The key of an unused slot: above every page, so that searches need not look at the count. */
+const NO_KEY: u64 = u64.MAX_VALUE;
 
+// ---- nodes: keys u64[CHUNK_CAP] (unused ones NO_KEY), pointers u32[CHUNK_CAP], count ----
 // @ts-ignore: decorator
-@inline function c_count(c: usize): i32 { return load<i32>(c); }
+@inline function n_count(c: usize): i32 { return load<i32>(c + COUNT); }
 // @ts-ignore: decorator
-@inline function c_set_count(c: usize, n: i32): void { store<i32>(c, n); }
+@inline function n_set_count(c: usize, n: i32): void { store<i32>(c + COUNT, n); }
 // @ts-ignore: decorator
-@inline function c_key(c: usize, i: i32): u64 { return load<u64>(c + KEYS + (<usize>i << 3)); }
+@inline function n_key(c: usize, i: i32): u64 { return load<u64>(c + (<usize>i << 3)); }
 // @ts-ignore: decorator
-@inline function c_set_key(c: usize, i: i32, k: u64): void { store<u64>(c + KEYS + (<usize>i << 3), k); }
+@inline function n_set_key(c: usize, i: i32, k: u64): void { store<u64>(c + (<usize>i << 3), k); }
 // @ts-ignore: decorator
-@inline function c_ptr(c: usize, i: i32): usize { return load<u32>(c + PTRS + (<usize>i << 2)); }
+@inline function n_ptr(c: usize, i: i32): usize { return load<u32>(c + PTRS + (<usize>i << 2)); }
 // @ts-ignore: decorator
-@inline function c_set_ptr(c: usize, i: i32, p: usize): void { store<u32>(c + PTRS + (<usize>i << 2), <u32>p); }
+@inline function n_set_ptr(c: usize, i: i32, p: usize): void { store<u32>(c + PTRS + (<usize>i << 2), <u32>p); }
 
-// The mm record's top array: 0 keys ptr, 4 ptrs ptr, 8 count, 12 cap.
+/**
+ * How many of node c's keys are at or below page: the index of the first key
+ * above it. First the last key of every line (independent loads: a cold node
+ * costs one round trip), then the keys of the line found.
+ */
+// @ts-ignore: decorator
+@inline function count_le(c: usize, page: u64): i32 {
+  let b: i32 = 0;
+  if (KEY_LINES == 5) {
+    b = <i32>(load<u64>(c, 56) <= page) + <i32>(load<u64>(c, 120) <= page) + <i32>(load<u64>(c, 184) <= page) +
+      <i32>(load<u64>(c, 248) <= page) + <i32>(load<u64>(c, 312) <= page);
+  } else {
+    for (let j: i32 = 0; j < KEY_LINES; j++) {
+      b += <i32>(load<u64>(c + (<usize>(j * LINE_KEYS + LINE_KEYS - 1) << 3)) <= page);
+    }
+  }
+  if (b == KEY_LINES) return CHUNK_CAP;
+  const l = c + (<usize>b << 6);
+  return (b << 3) + <i32>(load<u64>(l, 0) <= page) + <i32>(load<u64>(l, 8) <= page) + <i32>(load<u64>(l, 16) <= page) +
+    <i32>(load<u64>(l, 24) <= page) + <i32>(load<u64>(l, 32) <= page) + <i32>(load<u64>(l, 40) <= page) +
+    <i32>(load<u64>(l, 48) <= page) + <i32>(load<u64>(l, 56) <= page);
+}
+
+/** A new empty node (reserved beforehand). */
+function node_new(): usize {
+  const c = block_alloc(CLASS_CHUNK);
+  memory.fill(c, 0xff, PTRS);
+  return c;
+}
+
+function node_insert(c: usize, i: i32, key: u64, p: usize): void {
+  const n = n_count(c);
+  const k = c + (<usize>i << 3);
+  const q = c + PTRS + (<usize>i << 2);
+  memory.copy(k + 8, k, <usize>(n - i) << 3);
+  memory.copy(q + 4, q, <usize>(n - i) << 2);
+  store<u64>(k, key);
+  store<u32>(q, <u32>p);
+  n_set_count(c, n + 1);
+}
+
+function node_remove(c: usize, i: i32): void {
+  const n = n_count(c);
+  const k = c + (<usize>i << 3);
+  const q = c + PTRS + (<usize>i << 2);
+  memory.copy(k, k + 8, <usize>(n - i - 1) << 3);
+  memory.copy(q, q + 4, <usize>(n - i - 1) << 2);
+  n_set_key(c, n - 1, NO_KEY);
+  n_set_count(c, n - 1);
+}
+
+/** Move the upper half of full node c into a new node (reserved beforehand); returns it. */
+function node_split(c: usize): usize {
+  const right = node_new();
+  memory.copy(right, c + (<usize>HALF << 3), <usize>(CHUNK_CAP - HALF) << 3);
+  memory.copy(right + PTRS, c + PTRS + (<usize>HALF << 2), <usize>(CHUNK_CAP - HALF) << 2);
+  memory.fill(c + (<usize>HALF << 3), 0xff, <usize>(CHUNK_CAP - HALF) << 3);
+  n_set_count(right, CHUNK_CAP - HALF);
+  n_set_count(c, HALF);
+  return right;
+}
+
+// ---- the top array in the mm record: 0 keys ptr, 4 ptrs ptr, 8 count, 12 cap ----
 // @ts-ignore: decorator
 @inline function top_keys(mm: usize): usize { return load<u32>(mm, 0); }
 // @ts-ignore: decorator
@@ -41,71 +127,172 @@ export const CHUNK_SIZE: usize = PTRS + <usize>CHUNK_CAP * 4;
 // @ts-ignore: decorator
 @inline function top_set_key(mm: usize, i: i32, k: u64): void { store<u64>(top_keys(mm) + (<usize>i << 3), k); }
 // @ts-ignore: decorator
-@inline function top_chunk(mm: usize, i: i32): usize { return load<u32>(top_ptrs(mm) + (<usize>i << 2)); }
+@inline function top_node(mm: usize, i: i32): usize { return load<u32>(top_ptrs(mm) + (<usize>i << 2)); }
 
-/** Where the last search landed: chunk index and entry index. */
-let posChunk: i32 = 0;
-let posEntry: i32 = 0;
-/** The mm of the last search (positions are per mm). */
-let lastMm: usize = 0;
+function top_insert(mm: usize, i: i32, c: usize, key: u64): void {
+  const n = top_count(mm);
+  const keys = top_keys(mm);
+  const ptrs = top_ptrs(mm);
+  memory.copy(keys + (<usize>(i + 1) << 3), keys + (<usize>i << 3), <usize>(n - i) << 3);
+  memory.copy(ptrs + (<usize>(i + 1) << 2), ptrs + (<usize>i << 2), <usize>(n - i) << 2);
+  store<u64>(keys + (<usize>i << 3), key);
+  store<u32>(ptrs + (<usize>i << 2), <u32>c);
+  store<i32>(mm, n + 1, 8);
+}
 
-/** The key just before position (ci, ei), or 0 at the very start. */
-function key_before(mm: usize, ci: i32, ei: i32): u64 {
-  if (ei > 0) return c_key(top_chunk(mm, ci), ei - 1);
-  if (ci > 0) {
-    const c = top_chunk(mm, ci - 1);
-    return c_key(c, c_count(c) - 1);
-  }
+function top_remove(mm: usize, i: i32): void {
+  const n = top_count(mm);
+  const keys = top_keys(mm);
+  const ptrs = top_ptrs(mm);
+  memory.copy(keys + (<usize>i << 3), keys + (<usize>(i + 1) << 3), <usize>(n - i - 1) << 3);
+  memory.copy(ptrs + (<usize>i << 2), ptrs + (<usize>(i + 1) << 2), <usize>(n - i - 1) << 2);
+  store<i32>(mm, n - 1, 8);
+}
+
+// ---- the cursor ----------------------------------------------------------------
+// A position in the tree of curMm (0: none): top index, inner node and the
+// index in it, leaf and the index in it. curLi may equal the leaf's count:
+// past the leaf's last entry (only kept for the last leaf, as "no VMA above").
+let curMm: usize = 0;
+let curTi: i32 = 0;
+let curInner: usize = 0;
+let curIi: i32 = 0;
+let curLeaf: usize = 0;
+let curLi: i32 = 0;
+/** Loads that warm the neighbours' records land here (so that they are not optimized away). */
+let sink: u32 = 0;
+
+/** The largest key below the cursor's leaf (0 for the first leaf). */
+function leaf_floor(mm: usize): u64 {
+  if (curIi > 0) return n_key(curInner, curIi - 1);
+  if (curTi > 0) return top_key(mm, curTi - 1);
   return 0;
 }
 
-/**
- * Whether (ci, ei) is the position of the first key above page. Syscalls
- * look up the same neighbourhood again and again, so tree_pos tries the last
- * position and the one after it before searching.
- */
-function pos_is(mm: usize, ci: i32, ei: i32, page: u64): bool {
-  if (ci >= top_count(mm)) return false;
-  const c = top_chunk(mm, ci);
-  if (ei >= c_count(c) || c_key(c, ei) <= page) return false;
-  return key_before(mm, ci, ei) <= page;
+// @ts-ignore: decorator
+@inline function is_last_leaf(mm: usize): bool {
+  return curIi == n_count(curInner) - 1 && curTi == top_count(mm) - 1;
 }
 
-/** Position of the first VMA whose end is above page (posChunk == top count if none). */
-function tree_pos(mm: usize, page: u64): void {
-  if (mm == lastMm) {
-    if (pos_is(mm, posChunk, posEntry, page)) return;
-    if (pos_is(mm, posChunk, posEntry + 1, page)) {
-      posEntry++;
+/**
+ * Search from the top: the cursor at the first key above page (past the end
+ * if none); curMm = 0 if the tree is empty.
+ */
+function seek_full(mm: usize, page: u64): void {
+  const tn = top_count(mm);
+  if (tn == 0) {
+    curMm = 0;
+    return;
+  }
+  // Branchless lower bound over the top array (small and hot).
+  const keys = top_keys(mm);
+  let base: usize = 0;
+  let len: usize = <usize>tn;
+  while (len > 1) {
+    const half = len >> 1;
+    base = select<usize>(base + half, base, load<u64>(keys + ((base + half - 1) << 3)) <= page);
+    len -= half;
+  }
+  let ti = <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
+  curMm = mm;
+  if (ti == tn) {
+    ti = tn - 1;
+    const inner = top_node(mm, ti);
+    const ii = n_count(inner) - 1;
+    const leaf = n_ptr(inner, ii);
+    curTi = ti;
+    curInner = inner;
+    curIi = ii;
+    curLeaf = leaf;
+    curLi = n_count(leaf);
+    return;
+  }
+  const inner = top_node(mm, ti);
+  const ii = count_le(inner, page);
+  const leaf = n_ptr(inner, ii);
+  // Start the pointer lines' misses along with the keys' (the node is 8 cache lines).
+  sink ^= load<u32>(leaf + PTRS) ^ load<u32>(leaf + PTRS + 64) ^ load<u32>(leaf + COUNT);
+  const li = count_le(leaf, page);
+  curTi = ti;
+  curInner = inner;
+  curIi = ii;
+  curLeaf = leaf;
+  curLi = li;
+  // Touch the records at and around the position (a syscall reads them
+  // next): their cache misses then overlap instead of queueing.
+  if (li < n_count(leaf)) {
+    let t = load<u32>(n_ptr(leaf, li), 36);
+    if (li > 0) {
+      const p = n_ptr(leaf, li - 1);
+      t ^= load<u32>(p) ^ load<u32>(p, 36);
+    }
+    const n = n_count(leaf);
+    if (li + 1 < n) {
+      const p = n_ptr(leaf, li + 1);
+      t ^= load<u32>(p) ^ load<u32>(p, 36);
+      // And the one after: a merge with the next VMA continues there.
+      if (li + 2 < n) t ^= load<u32>(n_ptr(leaf, li + 2));
+    }
+    sink ^= t;
+  }
+}
+
+/** The cursor at the first key above page (see seek_full), from the cursor's leaf when page falls in it. */
+function seek(mm: usize, page: u64): void {
+  if (mm == curMm) {
+    const leaf = curLeaf;
+    const li = curLi;
+    const n = n_count(leaf);
+    if (li < n) {
+      // At the cursor, or at the entry after it (a syscall moving on to the next VMA).
+      if (n_key(leaf, li) > page) {
+        if ((li > 0 ? n_key(leaf, li - 1) : leaf_floor(mm)) <= page) return;
+      } else if (li + 1 < n && n_key(leaf, li + 1) > page) {
+        curLi = li + 1;
+        return;
+      }
+    }
+    if (leaf_floor(mm) <= page && (page < n_key(curInner, curIi) || is_last_leaf(mm))) {
+      curLi = count_le(leaf, page);
       return;
     }
   }
-  lastMm = mm;
-  let lo: i32 = 0;
-  let hi: i32 = top_count(mm);
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (top_key(mm, mid) > page) hi = mid;
-    else lo = mid + 1;
+  seek_full(mm, page);
+}
+
+/** The VMA at the cursor, or 0 past the end. */
+// @ts-ignore: decorator
+@inline function cur_vma(): usize {
+  return curMm != 0 && curLi < n_count(curLeaf) ? n_ptr(curLeaf, curLi) : 0;
+}
+
+/** The VMA before the cursor, or 0 at the start. */
+function cur_prev(mm: usize): usize {
+  if (curLi > 0) return n_ptr(curLeaf, curLi - 1);
+  let leaf: usize;
+  if (curIi > 0) {
+    leaf = n_ptr(curInner, curIi - 1);
+  } else if (curTi > 0) {
+    const inner = top_node(mm, curTi - 1);
+    leaf = n_ptr(inner, n_count(inner) - 1);
+  } else {
+    return 0;
   }
-  posChunk = lo;
-  if (lo == top_count(mm)) return;
-  const c = top_chunk(mm, lo);
-  let a: i32 = 0;
-  let b: i32 = c_count(c);
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    if (c_key(c, mid) > page) b = mid;
-    else a = mid + 1;
-  }
-  posEntry = a;
+  return n_ptr(leaf, n_count(leaf) - 1);
+}
+
+/** The VMA after the cursor's (which must be on a VMA), or 0 at the end. */
+function cur_next(mm: usize): usize {
+  if (curLi + 1 < n_count(curLeaf)) return n_ptr(curLeaf, curLi + 1);
+  if (curIi + 1 < n_count(curInner)) return n_ptr(n_ptr(curInner, curIi + 1), 0);
+  if (curTi + 1 < top_count(mm)) return n_ptr(n_ptr(top_node(mm, curTi + 1), 0), 0);
+  return 0;
 }
 
 /** find_vma(): the first VMA with end > page, or 0. */
 export function tree_find(mm: usize, page: u64): usize {
-  tree_pos(mm, page);
-  if (posChunk == top_count(mm)) return 0;
-  return c_ptr(top_chunk(mm, posChunk), posEntry);
+  seek(mm, page);
+  return cur_vma();
 }
 
 /** vma_lookup(): the VMA containing page, or 0. */
@@ -114,53 +301,57 @@ export function tree_lookup(mm: usize, page: u64): usize {
   return v != 0 && vma_start(v) <= page ? v : 0;
 }
 
-/** Position v in the index (its key is its current end). */
-function tree_locate(mm: usize, v: usize): void {
-  tree_pos(mm, vma_end(v) - 1);
-  if (posChunk == top_count(mm) || c_ptr(top_chunk(mm, posChunk), posEntry) != v) {
-    abort("vmasim internal error: VMA not in tree");
+/** The cursor on v (which must be in the tree; its key is its current end). */
+function locate(mm: usize, v: usize): void {
+  if (mm == curMm) {
+    const leaf = curLeaf;
+    const li = curLi;
+    const n = n_count(leaf);
+    if (li < n && n_ptr(leaf, li) == v) return;
+    if (li > 0 && n_ptr(leaf, li - 1) == v) {
+      curLi = li - 1;
+      return;
+    }
+    if (li + 1 < n && n_ptr(leaf, li + 1) == v) {
+      curLi = li + 1;
+      return;
+    }
   }
-}
-
-function entry_before(mm: usize, ci: i32, ei: i32): usize {
-  if (ei > 0) return c_ptr(top_chunk(mm, ci), ei - 1);
-  if (ci > 0) {
-    const c = top_chunk(mm, ci - 1);
-    return c_ptr(c, c_count(c) - 1);
-  }
-  return 0;
+  seek(mm, vma_end(v) - 1);
+  if (cur_vma() != v) abort("vmasim internal error: VMA not in tree");
 }
 
 export function tree_next(mm: usize, v: usize): usize {
-  tree_locate(mm, v);
-  const c = top_chunk(mm, posChunk);
-  if (posEntry + 1 < c_count(c)) return c_ptr(c, posEntry + 1);
-  if (posChunk + 1 < top_count(mm)) return c_ptr(top_chunk(mm, posChunk + 1), 0);
-  return 0;
+  locate(mm, v);
+  return cur_next(mm);
 }
 
 export function tree_prev(mm: usize, v: usize): usize {
-  tree_locate(mm, v);
-  return entry_before(mm, posChunk, posEntry);
+  locate(mm, v);
+  return cur_prev(mm);
 }
 
 /** The last VMA with start < page, or 0. */
 export function tree_find_prev(mm: usize, page: u64): usize {
-  tree_pos(mm, page);
-  if (posChunk < top_count(mm)) {
-    const v = c_ptr(top_chunk(mm, posChunk), posEntry);
-    if (vma_start(v) < page) return v;
-    return entry_before(mm, posChunk, posEntry);
-  }
-  const n = top_count(mm);
-  if (n == 0) return 0;
-  const c = top_chunk(mm, n - 1);
-  return c_ptr(c, c_count(c) - 1);
+  seek(mm, page);
+  if (curMm == 0) return 0;
+  const v = cur_vma();
+  if (v != 0 && vma_start(v) < page) return v;
+  return cur_prev(mm);
 }
 
-/** Room for n more chunks in the top array and n spare chunks; false if memory is exhausted. */
+/** The cursor's leaf's largest key changed to key: keep the inner node's and the top array's copies exact. */
+function leaf_max_changed(mm: usize, key: u64): void {
+  n_set_key(curInner, curIi, key);
+  if (curIi == n_count(curInner) - 1) top_set_key(mm, curTi, key);
+}
+
+/**
+ * Room for n more inserts: two nodes each (a leaf split can split an inner
+ * node) and n more top-array entries; false if memory is exhausted.
+ */
 export function tree_reserve(mm: usize, n: i32): bool {
-  if (!block_reserve(CLASS_CHUNK, <u32>n)) return false;
+  if (!block_reserve(CLASS_CHUNK, <u32>(2 * n))) return false;
   const want = top_count(mm) + n;
   if (want <= top_cap(mm)) return true;
   let cap = top_cap(mm) == 0 ? 16 : top_cap(mm);
@@ -188,118 +379,149 @@ export function tree_reserve(mm: usize, n: i32): bool {
   return true;
 }
 
+/** Room for n VMAs appended to an empty mm in address order (fork): nodes and the top array. */
+export function tree_reserve_build(mm: usize, n: i32): bool {
+  const leaves = (n + CHUNK_CAP - 1) / CHUNK_CAP;
+  const inners = (leaves + CHUNK_CAP - 1) / CHUNK_CAP;
+  return block_reserve(CLASS_CHUNK, <u32>(leaves + inners + 2)) && tree_reserve(mm, inners + 1);
+}
+
 /** Bytes of the top array (for the memory report). */
 export function tree_top_bytes(mm: usize): usize {
   return top_cap(mm) == 0 ? 0 : <usize>top_cap(mm) * 12;
 }
 
-function top_insert(mm: usize, i: i32, c: usize, key: u64): void {
-  const n = top_count(mm);
-  const keys = top_keys(mm);
-  const ptrs = top_ptrs(mm);
-  memory.copy(keys + (<usize>(i + 1) << 3), keys + (<usize>i << 3), <usize>(n - i) << 3);
-  memory.copy(ptrs + (<usize>(i + 1) << 2), ptrs + (<usize>i << 2), <usize>(n - i) << 2);
-  store<u64>(keys + (<usize>i << 3), key);
-  store<u32>(ptrs + (<usize>i << 2), <u32>c);
-  store<i32>(mm, n + 1, 8);
-}
-
-function top_remove(mm: usize, i: i32): void {
-  const n = top_count(mm);
-  const keys = top_keys(mm);
-  const ptrs = top_ptrs(mm);
-  memory.copy(keys + (<usize>i << 3), keys + (<usize>(i + 1) << 3), <usize>(n - i - 1) << 3);
-  memory.copy(ptrs + (<usize>i << 2), ptrs + (<usize>(i + 1) << 2), <usize>(n - i - 1) << 2);
-  store<i32>(mm, n - 1, 8);
-}
-
-function chunk_insert(c: usize, i: i32, v: usize): void {
-  const n = c_count(c);
-  memory.copy(c + KEYS + (<usize>(i + 1) << 3), c + KEYS + (<usize>i << 3), <usize>(n - i) << 3);
-  memory.copy(c + PTRS + (<usize>(i + 1) << 2), c + PTRS + (<usize>i << 2), <usize>(n - i) << 2);
-  c_set_key(c, i, vma_end(v));
-  c_set_ptr(c, i, v);
-  c_set_count(c, n + 1);
+/**
+ * Add leaf (key: its largest) at index ii of the cursor's inner node,
+ * splitting that node if full; invalidates the cursor.
+ */
+function inner_add(mm: usize, ii: i32, leaf: usize, key: u64): void {
+  let inner = curInner;
+  let ti = curTi;
+  let i = ii;
+  curMm = 0;
+  if (n_count(inner) == CHUNK_CAP) {
+    if (i == CHUNK_CAP && ti == top_count(mm) - 1) {
+      // Appending at the very end: a new inner node, this one kept full.
+      const fresh = node_new();
+      node_insert(fresh, 0, key, leaf);
+      top_insert(mm, ti + 1, fresh, key);
+      return;
+    }
+    const right = node_split(inner);
+    top_set_key(mm, ti, n_key(inner, HALF - 1));
+    top_insert(mm, ti + 1, right, n_key(right, CHUNK_CAP - HALF - 1));
+    if (i > HALF) {
+      inner = right;
+      i -= HALF;
+      ti++;
+    }
+  }
+  node_insert(inner, i, key, leaf);
+  if (i == n_count(inner) - 1) top_set_key(mm, ti, key);
 }
 
 /** Insert v (not yet in the index); the caller has reserved with tree_reserve. */
 export function tree_insert(mm: usize, v: usize): void {
   mm_set_map_count(mm, mm_map_count(mm) + 1);
+  const key = vma_end(v);
   if (top_count(mm) == 0) {
-    const c = block_alloc(CLASS_CHUNK);
-    chunk_insert(c, 0, v);
-    top_insert(mm, 0, c, vma_end(v));
+    const leaf = node_new();
+    const inner = node_new();
+    node_insert(leaf, 0, key, v);
+    node_insert(inner, 0, key, leaf);
+    top_insert(mm, 0, inner, key);
+    curMm = 0;
     return;
   }
-  tree_pos(mm, vma_start(v));
-  let ci = posChunk;
-  let ei = posEntry;
-  if (ci == top_count(mm)) {
-    ci = top_count(mm) - 1;
-    ei = c_count(top_chunk(mm, ci));
-  }
-  let c = top_chunk(mm, ci);
-  if (c_count(c) == CHUNK_CAP) {
-    if (ei == CHUNK_CAP && ci == top_count(mm) - 1) {
-      // Appending at the very end: start a new chunk and keep this one full.
-      const fresh = block_alloc(CLASS_CHUNK);
-      chunk_insert(fresh, 0, v);
-      top_insert(mm, ci + 1, fresh, vma_end(v));
+  const start = vma_start(v);
+  seek(mm, start);
+  if (n_count(curLeaf) == CHUNK_CAP) {
+    if (curLi == CHUNK_CAP && is_last_leaf(mm)) {
+      // Appending at the very end: a new leaf, this one kept full (address-order builds pack densely).
+      const fresh = node_new();
+      node_insert(fresh, 0, key, v);
+      inner_add(mm, curIi + 1, fresh, key);
       return;
     }
-    const half = CHUNK_CAP >> 1;
-    const right = block_alloc(CLASS_CHUNK);
-    memory.copy(right + KEYS, c + KEYS + (<usize>half << 3), <usize>(CHUNK_CAP - half) << 3);
-    memory.copy(right + PTRS, c + PTRS + (<usize>half << 2), <usize>(CHUNK_CAP - half) << 2);
-    c_set_count(right, CHUNK_CAP - half);
-    c_set_count(c, half);
-    top_insert(mm, ci + 1, right, c_key(right, CHUNK_CAP - half - 1));
-    top_set_key(mm, ci, c_key(c, half - 1));
-    if (ei > half) {
-      c = right;
-      ci++;
-      ei -= half;
-    }
+    const leaf = curLeaf;
+    const right = node_split(leaf);
+    leaf_max_changed(mm, n_key(leaf, HALF - 1));
+    inner_add(mm, curIi + 1, right, n_key(right, CHUNK_CAP - HALF - 1));
+    seek_full(mm, start);
   }
-  chunk_insert(c, ei, v);
-  if (ei == c_count(c) - 1) top_set_key(mm, ci, vma_end(v));
+  const leaf = curLeaf;
+  const li = curLi;
+  node_insert(leaf, li, key, v);
+  if (li == n_count(leaf) - 1) leaf_max_changed(mm, key);
 }
 
 /** Erase v from the index (the VMA record itself stays; the caller frees it). */
 export function tree_remove(mm: usize, v: usize): void {
-  tree_locate(mm, v);
-  const ci = posChunk;
-  const ei = posEntry;
-  const c = top_chunk(mm, ci);
-  const n = c_count(c);
-  memory.copy(c + KEYS + (<usize>ei << 3), c + KEYS + (<usize>(ei + 1) << 3), <usize>(n - ei - 1) << 3);
-  memory.copy(c + PTRS + (<usize>ei << 2), c + PTRS + (<usize>(ei + 1) << 2), <usize>(n - ei - 1) << 2);
-  c_set_count(c, n - 1);
+  locate(mm, v);
   mm_set_map_count(mm, mm_map_count(mm) - 1);
-  if (n == 1) {
-    top_remove(mm, ci);
-    block_free(CLASS_CHUNK, c);
-  } else if (ei == n - 1) {
-    top_set_key(mm, ci, c_key(c, n - 2));
+  const leaf = curLeaf;
+  const li = curLi;
+  const n = n_count(leaf);
+  if (n > 1) {
+    node_remove(leaf, li);
+    if (li == n - 1) leaf_max_changed(mm, n_key(leaf, n - 2));
+    return;
   }
+  // The leaf empties: drop it from its inner node, and that from the top array if it empties too.
+  block_free(CLASS_CHUNK, leaf);
+  const inner = curInner;
+  const ii = curIi;
+  const m = n_count(inner);
+  curMm = 0;
+  if (m > 1) {
+    node_remove(inner, ii);
+    if (ii == m - 1) top_set_key(mm, curTi, n_key(inner, m - 2));
+    return;
+  }
+  block_free(CLASS_CHUNK, inner);
+  top_remove(mm, curTi);
 }
 
 /** Change v's end, keeping its index key in step. */
 export function tree_set_end(mm: usize, v: usize, end: u64): void {
-  tree_locate(mm, v);
-  const c = top_chunk(mm, posChunk);
-  c_set_key(c, posEntry, end);
-  if (posEntry == c_count(c) - 1) top_set_key(mm, posChunk, end);
+  locate(mm, v);
+  n_set_key(curLeaf, curLi, end);
+  if (curLi == n_count(curLeaf) - 1) leaf_max_changed(mm, end);
   vma_raw_set_end(v, end);
 }
 
-/** Calls for every VMA in address order: the i-th VMA (for fork and queries). */
-export function tree_at(mm: usize, ci: i32, ei: i32): usize {
-  return c_ptr(top_chunk(mm, ci), ei);
+// ---- whole-tree iteration (fork, prctl) -----------------------------------------
+// Its own position, so that the iterated tree may be searched meanwhile and
+// other trees changed; the iterated tree itself must not change.
+let itMm: usize = 0;
+let itTi: i32 = 0;
+let itInner: usize = 0;
+let itIi: i32 = 0;
+let itLeaf: usize = 0;
+let itLi: i32 = 0;
+
+/** The first VMA of mm in address order (0 if none); tree_iter_next() continues. */
+export function tree_iter_first(mm: usize): usize {
+  itMm = mm;
+  if (top_count(mm) == 0) return 0;
+  itTi = 0;
+  itInner = top_node(mm, 0);
+  itIi = 0;
+  itLeaf = n_ptr(itInner, 0);
+  itLi = 0;
+  return n_ptr(itLeaf, 0);
 }
-export function tree_chunks(mm: usize): i32 {
-  return top_count(mm);
-}
-export function tree_chunk_len(mm: usize, ci: i32): i32 {
-  return c_count(top_chunk(mm, ci));
+
+/** The VMA after the previous one tree_iter_first/tree_iter_next returned, or 0 at the end. */
+export function tree_iter_next(): usize {
+  if (++itLi < n_count(itLeaf)) return n_ptr(itLeaf, itLi);
+  itLi = 0;
+  if (++itIi >= n_count(itInner)) {
+    if (++itTi >= top_count(itMm)) return 0;
+    itInner = top_node(itMm, itTi);
+    itIi = 0;
+  }
+  itLeaf = n_ptr(itInner, itIi);
+  return n_ptr(itLeaf, 0);
 }

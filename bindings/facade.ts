@@ -254,6 +254,11 @@ export class Simulation {
     this.engine = createEngine(opts.engine ?? "ts", resolveKernel(this.kernel, opts.set ?? []));
   }
 
+  /** The behaviour switches of the simulated kernel. */
+  get switches(): KernelSwitches {
+    return this.engine.switches;
+  }
+
   /** A new empty batch of syscalls. */
   batch(): Batch {
     return new Batch(this);

@@ -6,9 +6,11 @@
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { createTwoFilesPatch } from "diff";
+import { bootAvailable, fetchKernelImage, runOnBootedKernel } from "../harness/boot.js";
 import { liveKernelAvailable, runOnKernel } from "../harness/live.js";
 import { KERNEL_PRESETS, KernelSwitchError } from "../kernel/versions.js";
 import { ScenarioError } from "../scenario/commands.js";
+import { reportsMatch } from "../scenario/compare.js";
 import { ksmReport } from "../scenario/ksm_report.js";
 import { runScenarioLines } from "../scenario/run.js";
 import { allocatorWorkload, stress } from "../scenario/workloads.js";
@@ -41,11 +43,20 @@ with each version's VMA count.`,
 Runs the scenario in real processes on this machine's kernel (a small C
 harness built with cc) and prints the same report as 'vmasim run'. Needs root
 for KSM knobs, mlock and max_map_count.`,
-  verify: `usage: vmasim verify FILE... [--engine ts|wasm] [--kernel VERSION]
+  verify: `usage: vmasim verify FILE... [--engine ts|wasm] [--kernel VERSION] [--boot PACKAGE_OR_VMLINUZ]
 
 Runs each scenario on the simulator and on the live kernel and compares the
-reports. Prints PASS or FAIL (with a diff) per file, then 'N passed, N failed'.
-Exit status 1 if any file fails.`,
+reports (full_scans as "the kernel has at least as many": its ksmd keeps
+scanning in the background). Prints PASS or FAIL (with a diff) per file,
+then 'N passed, N failed'.
+Exit status 1 if any file fails.
+
+With --boot, the kernel is not this machine's: a Debian kernel package (e.g.
+linux-image-6.12.*+deb12-amd64-unsigned, fetched with apt-get and cached) or a
+vmlinuz file is booted under qemu, all the scenarios run in one boot, and the
+simulator runs with the matching --kernel preset (from the booted version,
+unless --kernel is given). A scenario that crashes or hangs the guest is
+reported as such; the others still run.`,
   "ksm-report": `usage: vmasim ksm-report FILE|- [--kernel VERSION] [--set SWITCH=on|off]... [--engine ts]
 
 Runs the scenario, then lets ksmd run (turning it on if the scenario did
@@ -136,33 +147,55 @@ function cmdKernel(args: string[]): number {
 }
 
 function cmdVerify(args: string[]): number {
-  const { values, positionals } = parse(args, { engine: { type: "string" }, kernel: { type: "string" } });
+  const { values, positionals } = parse(args, { engine: { type: "string" }, kernel: { type: "string" }, boot: { type: "string" } });
   if (values.help) return help("verify");
   if (positionals.length === 0) throw new UsageError("verify takes one or more FILEs");
-  requireKernel();
+  const texts = positionals.map(readScenario);
+  let kernel = values.kernel as string | undefined;
+  let real: ({ lines: string[] } | { error: string })[];
+  if (values.boot !== undefined) {
+    const avail = bootAvailable();
+    if (!avail.ok) throw new UsageError(`cannot boot a kernel here: ${avail.reason}`);
+    const image = fetchKernelImage(values.boot as string);
+    const version = /^(\d+\.\d+)/.exec(image.version)?.[1] ?? image.version;
+    kernel ??= version;
+    if (!Object.hasOwn(KERNEL_PRESETS, kernel)) throw new UsageError(`no kernel preset for ${image.version}: pass --kernel (known: ${Object.keys(KERNEL_PRESETS).join(", ")})`);
+    process.stdout.write(`booted ${image.version} (${image.package ?? image.vmlinuz}); simulator --kernel ${kernel}\n`);
+    real = runOnBootedKernel(image, texts);
+  } else {
+    requireKernel();
+    real = texts.map((t) => {
+      try {
+        return { lines: runOnKernel(t) };
+      } catch (e) {
+        return { error: (e as Error).message };
+      }
+    });
+  }
   let passed = 0;
   let failed = 0;
-  for (const file of positionals) {
-    const text = readScenario(file);
+  positionals.forEach((file, i) => {
+    const r = real[i]!;
     let sim: string[];
-    let real: string[];
     try {
-      sim = runScenarioLines(text, { engine: engineOf(values.engine), kernel: (values.kernel as string) ?? "6.18" });
-      real = runOnKernel(text);
+      sim = runScenarioLines(texts[i]!, { engine: engineOf(values.engine), kernel: kernel ?? "6.18" });
     } catch (e) {
       failed++;
       process.stdout.write(`FAIL ${file}: ${(e as Error).message}\n`);
-      continue;
+      return;
     }
-    if (sim.join("\n") === real.join("\n")) {
+    if ("error" in r) {
+      failed++;
+      process.stdout.write(`FAIL ${file}: kernel: ${r.error}\n`);
+    } else if (reportsMatch(sim, r.lines)) {
       passed++;
       process.stdout.write(`PASS ${file}\n`);
     } else {
       failed++;
       process.stdout.write(`FAIL ${file}\n`);
-      process.stdout.write(createTwoFilesPatch("kernel", "vmasim", `${real.join("\n")}\n`, `${sim.join("\n")}\n`, "", "", { context: 2 }));
+      process.stdout.write(createTwoFilesPatch("kernel", "vmasim", `${r.lines.join("\n")}\n`, `${sim.join("\n")}\n`, "", "", { context: 2 }));
     }
-  }
+  });
   process.stdout.write(`${passed} passed, ${failed} failed\n`);
   return failed === 0 ? 0 : 1;
 }

@@ -826,7 +826,9 @@ export function bootAndRun(image: KernelImage, texts: readonly string[], opts: B
         "-display", "none",
         "-monitor", "none",
         "-accel", acc,
-        "-cpu", acc === "kvm" ? "host" : "max",
+        // No protection keys, like this machine's CPU: with PKU, PROT_EXEC alone
+        // gets an execute-only pkey and mlock of such a mapping fails to populate.
+        "-cpu", acc === "kvm" ? "host,pku=off" : "max,pku=off",
         "-smp", String(opts.cpus ?? 2),
         "-m", String(opts.memoryMiB ?? 2048),
         "-kernel", image.vmlinuz,

@@ -37,6 +37,25 @@ export interface KernelSwitches {
    */
   readonly stickyFlags: boolean;
   /**
+   * Configuration, not version: CONFIG_MEM_SOFT_DIRTY (Debian's kernels have
+   * it, this machine's does not). New mappings get VM_SOFTDIRTY, which smaps
+   * shows as `sd` and merging ignores.
+   */
+  readonly softDirty: boolean;
+  /**
+   * Before the 6.16 mremap rework (vma_remap_struct): the source VMA is looked
+   * up before the new address is checked, and a FIXED destination is unmapped
+   * before the source range is validated (measured on a booted 6.12).
+   */
+  readonly mremapLegacyOrder: boolean;
+  /**
+   * 6.12 (measured): MREMAP_DONTUNMAP of part of a locked VMA splits the moved
+   * range off and unlocks only it; 6.18 unlocks the whole source VMA.
+   */
+  readonly dontunmapMunlocksRange: boolean;
+  /** ≈6.14+: /proc/PID/ksm_stat has the `ksm_merge_any:` and `ksm_mergeable:` lines. */
+  readonly ksmStatMergeLines: boolean;
+  /**
    * What-if (David Hildenbrand's review of the 2025 series): KSM also accepts
    * private VM_PFNMAP, VM_MIXEDMAP, VM_IO and VM_DONTEXPAND mappings. Off in
    * every real kernel up to 7.2.
@@ -54,14 +73,30 @@ const K6_18: KernelSwitches = {
   dontunmapSelfMerge: true,
   dontunmapKeepsAccount: true,
   stickyFlags: true,
+  softDirty: false,
+  mremapLegacyOrder: false,
+  dontunmapMunlocksRange: false,
+  ksmStatMergeLines: true,
   ksmAllowSpecial: false,
 };
 
-/** The presets; "6.18" is the live kernel of these machines and the default. */
+/**
+ * The presets; "6.18" is the live kernel of these machines and the default.
+ * "6.12" is Debian 12's linux-image-6.12 as booted by `verify --boot`
+ * (docs/boot.md): before the 6.16 anon_vma rule and the 6.17 KSM series,
+ * built with CONFIG_MEM_SOFT_DIRTY. "6.16" and "6.17" come from the notes
+ * (no image to boot).
+ */
 export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
   "6.18": K6_18,
   "6.17": { ...K6_18, copiedFromForkCheck: false, dontunmapKeepsAccount: false, stickyFlags: false },
   "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false, dontunmapKeepsAccount: false, stickyFlags: false },
+  "6.12": {
+    ...K6_18, ksmEarly: false, anonVmaSourceRule: false, copiedFromForkCheck: false, multiVmaMremap: false,
+    // 6.12.117 keeps VM_ACCOUNT on a DONTUNMAP source (the fix reached 6.12.y; measured by booting it).
+    dontunmapSelfMerge: false, dontunmapKeepsAccount: true, stickyFlags: false, softDirty: true, ksmStatMergeLines: false,
+    mremapLegacyOrder: true, dontunmapMunlocksRange: true,
+  },
 };
 
 export const DEFAULT_KERNEL = "6.18";

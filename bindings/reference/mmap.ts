@@ -8,7 +8,7 @@ import {
   MAP_GROWSDOWN, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_TYPE, MMAP_BASE, PAGE_SHIFT,
   PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_GUARD_GAP_PAGES, TASK_SIZE, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN,
   VM_LOCKED, VM_LOCKED_MASK, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NORESERVE, VM_READ, VM_SHARED,
-  VM_SPECIAL, VM_WRITE,
+  VM_SOFTDIRTY, VM_SPECIAL, VM_WRITE,
 } from "../kernel/facts.js";
 import { vmAny, vmClear, vmSet } from "../kernel/vmflags.js";
 import { FileKind } from "../engine.js";
@@ -162,8 +162,9 @@ function __mmap_region(k: Kernel, mm: Mm, file: File | null, addr: number, len: 
     vma = new Vma(start, end, pgoff, vmFlags, vmaFile);
     mm.tree.insert(vma);
   }
-  // __mmap_complete(): special mappings are never locked.
+  // __mmap_complete(): special mappings are never locked; the result is soft-dirty (if configured).
   if (vmAny(vma.flags, VM_LOCKED) && vmAny(vma.flags, VM_SPECIAL)) vma.flags = vmClear(vma.flags, VM_LOCKED_MASK);
+  if (k.switches.softDirty) vma.flags = vmSet(vma.flags, VM_SOFTDIRTY);
   return vma;
 }
 

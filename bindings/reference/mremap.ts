@@ -13,7 +13,7 @@ import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
 import { do_munmap, get_unmapped_area, mm_populate, offsetInPage, pageAlign } from "./mmap.js";
 import { move_page_range } from "./pages.js";
-import { type VmaMergeStruct, dup_anon_vma, vma_merge_new_range } from "./vma.js";
+import { type VmaMergeStruct, dup_anon_vma, vma_merge_new_range, vma_modify_flags } from "./vma.js";
 
 /** struct vma_remap_struct, in bytes like the kernel's. */
 interface Vrm {
@@ -121,6 +121,12 @@ function move_vma(k: Kernel, mm: Mm, vrm: Vrm): number {
   const end = addrPage + vrm.oldLen / PAGE_SIZE;
   if (vrm.flags & MREMAP_DONTUNMAP) {
     // dontunmap_complete(): the source stays, unlocked; a wholly moved one drops its anon_vma.
+    if (k.switches.dontunmapMunlocksRange && vmAny(vma.flags, VM_LOCKED)) {
+      // 6.12: only the moved range is unlocked, split off the rest.
+      const prev = addrPage > vma.start ? vma : mm.tree.prev(vma);
+      const piece = vma_modify_flags(k, mm, prev, vma, addrPage, end, vmClear(vma.flags, VM_LOCKED_MASK));
+      if (typeof piece !== "number") vma = piece;
+    }
     const whole = addrPage === vma.start && end === vma.end;
     vma.flags = vmClear(vma.flags, k.switches.dontunmapKeepsAccount ? VM_LOCKED_MASK : VM_LOCKED_MASK | VM_ACCOUNT);
     if (newVma !== vma && whole) {
@@ -267,10 +273,73 @@ function remap_move(k: Kernel, mm: Mm, vrm: Vrm): number {
   return res;
 }
 
+/**
+ * mremap_to() before the 6.16 rework: the new address is checked here, the
+ * FIXED destination unmapped, and only then the source validated
+ * (vma_to_resize()).
+ */
+function mremap_to_legacy(k: Kernel, mm: Mm, vrm: Vrm): number {
+  if (offsetInPage(vrm.newAddr)) return -EINVAL;
+  if (vrm.newLen > TASK_SIZE || vrm.newAddr > TASK_SIZE - vrm.newLen) return -EINVAL;
+  if (vrm_overlaps(vrm)) return -EINVAL;
+  if (mm.mapCount + 2 >= k.maxMapCount - 3) return -ENOMEM;
+  if (vrm.flags & MREMAP_FIXED) {
+    const err = do_munmap(k, mm, vrm.newAddr, vrm.newLen);
+    if (err) return err;
+  }
+  if (vrm.oldLen > vrm.newLen) {
+    const err = do_munmap(k, mm, vrm.addr + vrm.newLen, vrm.oldLen - vrm.newLen);
+    if (err) return err;
+    vrm.oldLen = vrm.newLen;
+  }
+  vrm.vma = mm.tree.lookup(vrm.addr / PAGE_SIZE);
+  if (vrm.vma === null) return -EFAULT;
+  vrm.delta = Math.abs(vrm.newLen - vrm.oldLen);
+  const err = remap_is_valid(vrm, vrm_remap_type(vrm));
+  if (err) return err;
+  const e2 = vrm_set_new_addr(mm, vrm);
+  if (e2) return e2;
+  return move_vma(k, mm, vrm);
+}
+
+/**
+ * mremap(2) before the 6.16 rework (SYSCALL_DEFINE5(mremap) of 6.12): the
+ * source VMA is looked up right after the flag and length checks.
+ */
+function do_mremap_legacy(k: Kernel, mm: Mm, vrm: Vrm, oldLenIn: number, newLenIn: number): number {
+  const flags = vrm.flags;
+  if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return -EINVAL;
+  if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
+  if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || oldLenIn !== newLenIn)) return -EINVAL;
+  if (offsetInPage(vrm.addr)) return -EINVAL;
+  if (vrm.newLen === 0) return -EINVAL;
+  vrm.vma = mm.tree.lookup(vrm.addr / PAGE_SIZE);
+  if (vrm.vma === null) return -EFAULT;
+  if (vrm_implies_new_addr(vrm)) return mremap_to_legacy(k, mm, vrm);
+  vrm.newAddr = vrm.addr;
+  if (vrm.oldLen >= vrm.newLen) {
+    if (vrm.oldLen === vrm.newLen) return vrm.addr;
+    const err = do_munmap(k, mm, vrm.addr + vrm.newLen, vrm.oldLen - vrm.newLen);
+    return err ? err : vrm.addr;
+  }
+  vrm.delta = vrm.newLen - vrm.oldLen;
+  const err = remap_is_valid(vrm, RemapType.Expand);
+  if (err) return err;
+  return expand_vma(k, mm, vrm);
+}
+
 /** mremap(2) (do_mremap()). Returns the new address or -errno. */
 export function do_mremap(k: Kernel, mm: Mm, addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
   const vrm: Vrm = { vma: null, addr, oldLen: pageAlign(oldLen), newLen: pageAlign(newLen), flags, newAddr, delta: 0, mlocked: false };
-  let res = check_mremap_params(k, mm, vrm);
+  let res: number;
+  if (k.switches.mremapLegacyOrder) {
+    res = do_mremap_legacy(k, mm, vrm, oldLen, newLen);
+    if (res >= 0 && vrm.mlocked && vrm.newLen > vrm.oldLen) {
+      mm_populate(k, mm, (vrm.newAddr + vrm.oldLen) / PAGE_SIZE, (vrm.newAddr + vrm.newLen) / PAGE_SIZE);
+    }
+    return res;
+  }
+  res = check_mremap_params(k, mm, vrm);
   if (res) return res;
   if (k.switches.multiVmaMremap && flags & MREMAP_FIXED && vrm.oldLen === vrm.newLen) {
     res = remap_move(k, mm, vrm);

@@ -173,7 +173,11 @@ class Runner {
         const yes = (b: boolean) => (b ? "yes" : "no");
         this.out.push(
           `ksm_rmap_items ${k.ksmRmapItems}`, `ksm_zero_pages ${k.ksmZeroPages}`, `ksm_merging_pages ${k.ksmMergingPages}`,
-          `ksm_process_profit ${k.ksmProcessProfit}`, `ksm_merge_any ${yes(k.ksmMergeAny)}`, `ksm_mergeable ${yes(k.ksmMergeable)}`,
+          `ksm_process_profit ${k.ksmProcessProfit}`,
+        );
+        // Older kernels (6.12) print no merge_any/mergeable lines.
+        if (this.sim.switches.ksmStatMergeLines) this.out.push(`ksm_merge_any ${yes(k.ksmMergeAny)}`, `ksm_mergeable ${yes(k.ksmMergeable)}`);
+        this.out.push(
           `pages_shared ${g.pagesShared}`, `pages_sharing ${g.pagesSharing}`, `pages_unshared ${g.pagesUnshared}`,
           `pages_volatile ${g.pagesVolatile}`, `stable_node_chains ${g.stableNodeChains}`, `stable_node_dups ${g.stableNodeDups}`,
           `ksm_zero_pages ${g.ksmZeroPages}`, `general_profit ${g.generalProfit}`, `full_scans ${g.fullScans}`,

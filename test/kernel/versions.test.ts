@@ -8,7 +8,7 @@ import { Simulation } from "../../bindings/facade.js";
 
 const SWITCHES: readonly (keyof KernelSwitches)[] = [
   "ksmEarly", "anonVmaSourceRule", "copiedFromForkCheck", "multiVmaMremap", "dontunmapSelfMerge", "dontunmapKeepsAccount", "stickyFlags",
-  "ksmAllowSpecial",
+  "softDirty", "mremapLegacyOrder", "dontunmapMunlocksRange", "ksmStatMergeLines", "ksmAllowSpecial",
 ];
 
 function thrown(f: () => unknown): Error {
@@ -21,8 +21,8 @@ function thrown(f: () => unknown): Error {
 }
 
 describe("resolveKernel presets", () => {
-  it("knows 6.16, 6.17 and 6.18, and 6.18 is the default", () => {
-    expect(Object.keys(KERNEL_PRESETS).sort()).toEqual(["6.16", "6.17", "6.18"]);
+  it("knows 6.12, 6.16, 6.17 and 6.18, and 6.18 is the default", () => {
+    expect(Object.keys(KERNEL_PRESETS).sort()).toEqual(["6.12", "6.16", "6.17", "6.18"]);
     expect(DEFAULT_KERNEL).toBe("6.18");
     expect(new Simulation().kernel).toBe("6.18");
   });
@@ -38,8 +38,15 @@ describe("resolveKernel presets", () => {
   it("6.18 (6.18.44): early KSM flag, 3-case anon rule, fork limit on mremap, multi-VMA mremap, DONTUNMAP self-merge", () => {
     expect(resolveKernel("6.18")).toEqual({
       ksmEarly: true, anonVmaSourceRule: true, copiedFromForkCheck: true, multiVmaMremap: true, dontunmapSelfMerge: true,
-      dontunmapKeepsAccount: true, stickyFlags: true, ksmAllowSpecial: false,
+      dontunmapKeepsAccount: true, stickyFlags: true, softDirty: false, mremapLegacyOrder: false, dontunmapMunlocksRange: false,
+      ksmStatMergeLines: true, ksmAllowSpecial: false,
     });
+  });
+
+  it("6.12 (Debian 12's, booted): old anon_vma rule, no KSM series, soft-dirty configured, the old mremap order", () => {
+    const k = resolveKernel("6.12");
+    expect([k.anonVmaSourceRule, k.ksmEarly, k.multiVmaMremap, k.stickyFlags, k.ksmStatMergeLines]).toEqual([false, false, false, false, false]);
+    expect([k.softDirty, k.mremapLegacyOrder, k.dontunmapMunlocksRange, k.dontunmapKeepsAccount]).toEqual([true, true, true, true]);
   });
 
   it("6.17: the KSM series and multi-VMA mremap are in, the 6.18.9 fork limit is not", () => {
