@@ -3,7 +3,7 @@
 
 import {
   EFAULT, EINVAL, ENOMEM, MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, SW_DONTUNMAP_KEEPS_ACCOUNT,
-  SW_DONTUNMAP_SELF_MERGE, SW_MULTI_VMA_MREMAP, TASK_SIZE, VM_ACCOUNT, VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK,
+  SW_DONTUNMAP_MUNLOCKS_RANGE, SW_DONTUNMAP_SELF_MERGE, SW_MREMAP_LEGACY_ORDER, SW_MULTI_VMA_MREMAP, TASK_SIZE, VM_ACCOUNT, VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK,
   VM_MAYSHARE, VM_PFNMAP, VM_SHARED,
 } from "./generated/facts";
 import { maxMapCount, sw } from "./kernel";
@@ -13,8 +13,8 @@ import {
   vma_is_anonymous, vma_pages, vma_pgoff, vma_raw_set_end, vma_raw_set_start, vma_set_anon, vma_set_chain,
   vma_set_flags, vma_set_pgoff, vma_start,
 } from "./mm_types";
-import { tree_find, tree_find_prev, tree_insert, tree_lookup } from "./tree";
-import { dup_anon_vma, vma_merge_new_range, vmg_new } from "./vma";
+import { tree_find, tree_find_prev, tree_insert, tree_lookup, tree_prev } from "./tree";
+import { dup_anon_vma, is_err, vma_merge_new_range, vma_modify_flags, vmg_new } from "./vma";
 
 const TASK: f64 = <f64>TASK_SIZE;
 
@@ -118,6 +118,12 @@ function move_vma(mm: usize, r: Vrm): f64 {
   if ((vma_flags(v) & VM_LOCKED) != 0) r.mlocked = true;
   const end = addrPage + <u64>(r.oldLen / PAGE);
   if ((r.flags & MREMAP_DONTUNMAP) != 0) {
+    if (sw(SW_DONTUNMAP_MUNLOCKS_RANGE) && (vma_flags(v) & VM_LOCKED) != 0) {
+      // 6.12: only the moved range is unlocked, split off the rest.
+      const prev = addrPage > vma_start(v) ? v : tree_prev(mm, v);
+      const piece = vma_modify_flags(mm, prev, v, addrPage, end, vma_flags(v) & ~VM_LOCKED_MASK);
+      if (!is_err(piece)) v = piece;
+    }
     const whole = addrPage == vma_start(v) && end == vma_end(v);
     const clear: u32 = sw(SW_DONTUNMAP_KEEPS_ACCOUNT) ? VM_LOCKED_MASK : VM_LOCKED_MASK | VM_ACCOUNT;
     vma_set_flags(v, vma_flags(v) & ~clear);
@@ -262,6 +268,54 @@ function remap_move(mm: usize, r: Vrm): f64 {
   return res;
 }
 
+/** mremap_to() before the 6.16 rework (see the reference). */
+function mremap_to_legacy(mm: usize, r: Vrm): f64 {
+  if (offsetInPage(r.newAddr)) return -<f64>EINVAL;
+  if (r.newLen > TASK || r.newAddr > TASK - r.newLen) return -<f64>EINVAL;
+  if (vrm_overlaps(r)) return -<f64>EINVAL;
+  if (<i64>mm_map_count(mm) + 2 >= <i64>maxMapCount - 3) return -<f64>ENOMEM;
+  if ((r.flags & MREMAP_FIXED) != 0) {
+    const err = do_munmap(mm, r.newAddr, r.newLen);
+    if (err != 0) return <f64>err;
+  }
+  if (r.oldLen > r.newLen) {
+    const err = do_munmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    if (err != 0) return <f64>err;
+    r.oldLen = r.newLen;
+  }
+  r.vma = tree_lookup(mm, <u64>(r.addr / PAGE));
+  if (r.vma == 0) return -<f64>EFAULT;
+  r.delta = Math.abs(r.newLen - r.oldLen);
+  const err = remap_is_valid(r, vrm_remap_type(r));
+  if (err != 0) return <f64>err;
+  const e2 = vrm_set_new_addr(mm, r);
+  if (e2 != 0) return <f64>e2;
+  return move_vma(mm, r);
+}
+
+/** mremap(2) before the 6.16 rework (see the reference). */
+function do_mremap_legacy(mm: usize, r: Vrm, oldLenIn: f64, newLenIn: f64): f64 {
+  const flags = r.flags;
+  if ((flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) != 0) return -<f64>EINVAL;
+  if ((flags & MREMAP_FIXED) != 0 && (flags & MREMAP_MAYMOVE) == 0) return -<f64>EINVAL;
+  if ((flags & MREMAP_DONTUNMAP) != 0 && ((flags & MREMAP_MAYMOVE) == 0 || oldLenIn != newLenIn)) return -<f64>EINVAL;
+  if (offsetInPage(r.addr)) return -<f64>EINVAL;
+  if (r.newLen == 0) return -<f64>EINVAL;
+  r.vma = tree_lookup(mm, <u64>(r.addr / PAGE));
+  if (r.vma == 0) return -<f64>EFAULT;
+  if (vrm_implies_new_addr(r)) return mremap_to_legacy(mm, r);
+  r.newAddr = r.addr;
+  if (r.oldLen >= r.newLen) {
+    if (r.oldLen == r.newLen) return r.addr;
+    const err = do_munmap(mm, r.addr + r.newLen, r.oldLen - r.newLen);
+    return err != 0 ? <f64>err : r.addr;
+  }
+  r.delta = r.newLen - r.oldLen;
+  const err = remap_is_valid(r, EXPAND);
+  if (err != 0) return <f64>err;
+  return expand_vma(mm, r);
+}
+
 const vrm = changetype<Vrm>(memory.data(offsetof<Vrm>(), 8));
 
 /** mremap(2) (do_mremap()): the new address or -errno. */
@@ -275,7 +329,15 @@ export function do_mremap(mm: usize, addr: f64, oldLen: f64, newLen: f64, flags:
   r.newAddr = newAddr;
   r.delta = 0;
   r.mlocked = false;
-  let res: f64 = <f64>check_mremap_params(mm, r);
+  let res: f64;
+  if (sw(SW_MREMAP_LEGACY_ORDER)) {
+    res = do_mremap_legacy(mm, r, oldLen, newLen);
+    if (res >= 0 && r.mlocked && r.newLen > r.oldLen) {
+      mm_populate(mm, <u64>((r.newAddr + r.oldLen) / PAGE), <u64>((r.newAddr + r.newLen) / PAGE));
+    }
+    return res;
+  }
+  res = <f64>check_mremap_params(mm, r);
   if (res != 0) return res;
   if (sw(SW_MULTI_VMA_MREMAP) && (flags & MREMAP_FIXED) != 0 && r.oldLen == r.newLen) {
     res = remap_move(mm, r);
