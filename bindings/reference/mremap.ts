@@ -87,13 +87,14 @@ function check_prep_vma(vrm: Vrm): number {
  * destination's neighbours if possible (an unfaulted anonymous source takes
  * pgoff from its new address so that it can), else link a duplicate.
  */
-function copy_vma(k: Kernel, mm: Mm, src: Vma, addr: number, pages: number, pgoff: number): Vma {
+function copy_vma(k: Kernel, mm: Mm, src: Vma, addr: number, pages: number, pgoff: number, keepSource: boolean): Vma {
   if (vma_is_anonymous(src) && src.anonVma === null) pgoff = addr;
   const vmg: VmaMergeStruct = {
     k, mm, prev: mm.tree.findPrev(addr), middle: null, next: mm.tree.find(addr), start: addr, end: addr + pages, pgoff,
     flags: src.flags, file: src.file, anonVma: src.anonVma, copiedFrom: src, justExpand: false,
   };
-  if (!k.switches.dontunmapSelfMerge && vmg.prev === src) vmg.prev = null;
+  // The copy of a DONTUNMAP move may merge with its own source only where the kernel allows it (6.18.44).
+  if (keepSource && !k.switches.dontunmapSelfMerge && vmg.prev === src) vmg.prev = null;
   const merged = vma_merge_new_range(vmg);
   if (merged !== null) return merged;
   const copy = src.dup();
@@ -112,7 +113,7 @@ function move_vma(k: Kernel, mm: Mm, vrm: Vrm): number {
   const addrPage = vrm.addr / PAGE_SIZE;
   const newPgoff = vma.pgoff + (addrPage - vma.start);
   const oldStart = vma.start;
-  const newVma = copy_vma(k, mm, vma, vrm.newAddr / PAGE_SIZE, vrm.newLen / PAGE_SIZE, newPgoff);
+  const newVma = copy_vma(k, mm, vma, vrm.newAddr / PAGE_SIZE, vrm.newLen / PAGE_SIZE, newPgoff, (vrm.flags & MREMAP_DONTUNMAP) !== 0);
   // move_page_tables(): the pages go with the range.
   move_page_range(mm, addrPage, vrm.newAddr / PAGE_SIZE, vrm.oldLen / PAGE_SIZE);
   // The source itself may have been merged into the copy (unfaulted anon memory moved next to itself).
