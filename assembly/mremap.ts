@@ -86,7 +86,7 @@ function check_prep_vma(r: Vrm): i64 {
 }
 
 /** Copy the source range to addr: merge at the destination if possible, else a duplicate (copy_vma()). */
-function copy_vma(mm: usize, src: usize, addr: u64, pages: u64, pgoffIn: u64): usize {
+function copy_vma(mm: usize, src: usize, addr: u64, pages: u64, pgoffIn: u64, keepSource: bool): usize {
   let pgoff = pgoffIn;
   if (vma_is_anonymous(src) && vma_anon(src) == 0) pgoff = addr;
   const g = vmg_new(mm, addr, addr + pages, pgoff, vma_flags(src), vma_file(src));
@@ -94,7 +94,7 @@ function copy_vma(mm: usize, src: usize, addr: u64, pages: u64, pgoffIn: u64): u
   g.next = tree_find(mm, addr);
   g.anon = vma_anon(src);
   g.copiedFrom = src;
-  if (!sw(SW_DONTUNMAP_SELF_MERGE) && g.prev == src) g.prev = 0;
+  if (keepSource && !sw(SW_DONTUNMAP_SELF_MERGE) && g.prev == src) g.prev = 0;
   const merged = vma_merge_new_range(g);
   if (merged != 0) return merged;
   const copy = vma_dup(src);
@@ -113,7 +113,7 @@ function move_vma(mm: usize, r: Vrm): f64 {
   const addrPage = <u64>(r.addr / PAGE);
   const newPgoff = vma_pgoff(v) + (addrPage - vma_start(v));
   const oldStart = vma_start(v);
-  const newVma = copy_vma(mm, v, <u64>(r.newAddr / PAGE), <u64>(r.newLen / PAGE), newPgoff);
+  const newVma = copy_vma(mm, v, <u64>(r.newAddr / PAGE), <u64>(r.newLen / PAGE), newPgoff, (r.flags & MREMAP_DONTUNMAP) != 0);
   if (oldStart >= vma_start(newVma) && oldStart < vma_end(newVma)) v = newVma;
   if ((vma_flags(v) & VM_LOCKED) != 0) r.mlocked = true;
   const end = addrPage + <u64>(r.oldLen / PAGE);
