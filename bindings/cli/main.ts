@@ -25,7 +25,7 @@ commands:
   compare FILE      run a scenario on two or more kernel versions side by side
   kernel FILE       run a scenario on the live kernel of this machine
   verify FILE...    run each scenario on the simulator and the live kernel and compare
-  showcase          the 6.16 vs 6.18 VMA counts of an allocator-like workload
+  showcase          VMA counts of the seed case and an allocator-like workload on every kernel version
   ksm-report FILE   run a scenario until KSM converges and report the savings
   stress            build and churn an address space of millions of VMAs
 
@@ -34,10 +34,10 @@ commands:
 
 Runs the scenario in FILE (or standard input for '-') and prints the report.
 Exit status: 0 on success, 2 for a malformed scenario or a bad argument.`,
-  compare: `usage: vmasim compare FILE --kernel A --kernel B [--engine ts|wasm]
+  compare: `usage: vmasim compare FILE [--kernel A --kernel B ...] [--engine ts|wasm]
 
-Runs the scenario on each kernel version and prints the reports side by side,
-with each version's VMA count.`,
+Runs the scenario on each kernel version (default: every preset) and prints
+the reports side by side, with each version's VMA count at the end.`,
   kernel: `usage: vmasim kernel FILE|-
 
 Runs the scenario in real processes on this machine's kernel (a small C
@@ -71,11 +71,12 @@ Builds an address space of N VMAs (default 10000000: single pages alternating
 rw-/r--), then churns it with M random single-page mprotect toggles (default
 1000000). Shows a progress bar on a terminal and prints the ops/s of both
 phases, the VMA count and the engine's memory per VMA.`,
-  showcase: `usage: vmasim showcase [--chunks N]
+  showcase: `usage: vmasim showcase [--chunks N] [--engine wasm|ts]
 
-Runs an allocator-like workload (adjacent anonymous mmaps, some writes and
-mprotects, under PR_SET_MEMORY_MERGE) on Linux 6.16 and 6.18 behaviour and
-prints the VMA counts side by side, plus the live kernel's count if available.`,
+Runs the seed case and an allocator-like workload (adjacent anonymous mmaps,
+some writes and mprotects, under PR_SET_MEMORY_MERGE) on every kernel
+version's behaviour (6.12, 6.16, 6.17, 6.18) and prints the VMA counts side
+by side, plus the live kernel's if available.`,
 };
 
 class UsageError extends Error {}
@@ -116,7 +117,7 @@ function cmdCompare(args: string[]): number {
   const { values, positionals } = parse(args, { engine: { type: "string" }, kernel: { type: "string", multiple: true } });
   if (values.help) return help("compare");
   if (positionals.length !== 1) throw new UsageError("compare takes one FILE");
-  const kernels = (values.kernel as string[] | undefined) ?? ["6.16", "6.18"];
+  const kernels = (values.kernel as string[] | undefined) ?? Object.keys(KERNEL_PRESETS).sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
   if (kernels.length < 2) throw new UsageError("compare needs at least two --kernel versions");
   const text = readScenario(positionals[0]!);
   const runs = kernels.map((k) => runScenarioLines(text, { engine: engineOf(values.engine), kernel: k }));
@@ -200,25 +201,37 @@ function cmdVerify(args: string[]): number {
   return failed === 0 ? 0 : 1;
 }
 
+/** The seed case of the 2025 series: two adjacent anonymous mmaps under PR_SET_MEMORY_MERGE. */
+const SEED_CASE = ["prctl memory_merge 1", "mmap 0x100000000000 8p rw- private|anon|fixed", "mmap 0x100000008000 8p rw- private|anon|fixed", "count"].join("\n");
+
 function cmdShowcase(args: string[]): number {
-  const { values } = parse(args, { chunks: { type: "string" } });
+  const { values } = parse(args, { chunks: { type: "string" }, engine: { type: "string" } });
   if (values.help) return help("showcase");
   const chunks = values.chunks === undefined ? 2000 : Number(values.chunks);
   if (!Number.isInteger(chunks) || chunks < 1 || chunks > 100000) throw new UsageError("--chunks must be a whole number from 1 to 100000");
+  const engine = engineOf(values.engine ?? "wasm");
   const text = allocatorWorkload(chunks);
   const count = (lines: string[]) => lines.at(-1)?.replace("vmas ", "") ?? "?";
-  const c16 = count(runScenarioLines(text, { kernel: "6.16" }));
-  const c18 = count(runScenarioLines(text, { kernel: "6.18" }));
+  const versions = Object.keys(KERNEL_PRESETS).sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
   const out = [
-    `allocator-like workload: ${chunks} adjacent anonymous mmaps of 1-16 pages under prctl(PR_SET_MEMORY_MERGE), a third written, some mprotected, some freed and mapped again`,
+    `The seed case (two adjacent 8-page anonymous mmaps under prctl(PR_SET_MEMORY_MERGE)) and an allocator-like`,
+    `workload (${chunks} adjacent anonymous mmaps of 1-16 pages under the same prctl, a third written, some`,
+    `mprotected, some freed and mapped again): VMAs at the end, per kernel behaviour (${engine} engine).`,
     "",
-    `  Linux 6.16 behaviour   ${c16.padStart(7)} VMAs`,
-    `  Linux 6.18 behaviour   ${c18.padStart(7)} VMAs`,
+    `  kernel               seed case   allocator`,
   ];
+  for (const v of versions) {
+    out.push(`  Linux ${v.padEnd(14)} ${count(runScenarioLines(SEED_CASE, { engine, kernel: v })).padStart(9)}   ${count(runScenarioLines(text, { engine, kernel: v })).padStart(9)}`);
+  }
   const live = liveKernelAvailable();
-  if (live.ok) out.push(`  live kernel (here)     ${count(runOnKernel(text)).padStart(7)} VMAs`);
+  if (live.ok) out.push(`  live kernel (here)   ${count(runOnKernel(SEED_CASE)).padStart(9)}   ${count(runOnKernel(text)).padStart(9)}`);
   else out.push(`  live kernel: not run (${live.reason})`);
-  out.push("", "Up to 6.16 a new VMA got VM_MERGEABLE only after the merge attempt, so it never merged with its already-mergeable neighbours; 6.17 sets the flag first.");
+  out.push(
+    "",
+    "Up to 6.16 a new VMA got VM_MERGEABLE only after the merge attempt, so it never merged with its",
+    "already-mergeable neighbours; 6.17 sets the flag first. 6.12 also lacks 6.16's anon_vma rule.",
+    "'vmasim verify --boot linux-image-6.12.*+deb12-amd64-unsigned FILE...' checks 6.12 on the real kernel.",
+  );
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;
 }
