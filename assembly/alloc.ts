@@ -13,7 +13,12 @@ const LINE: usize = 64;
 /** Size classes: fixed records first, then powers of two from 64 bytes. */
 export const CLASS_VMA: i32 = 0;
 export const CLASS_CHUNK: i32 = 1;
-const FIRST_POW2_CLASS: i32 = 2;
+/** KSM's records (pages.ts, ksmd.ts): a page, an rmap_item, a stable node, an mm_slot. */
+export const CLASS_PAGE: i32 = 2;
+export const CLASS_ITEM: i32 = 3;
+export const CLASS_NODE: i32 = 4;
+export const CLASS_SLOT: i32 = 5;
+const FIRST_POW2_CLASS: i32 = 6;
 const MIN_POW2_SHIFT: i32 = 6;
 const CLASSES: i32 = 32;
 
@@ -25,12 +30,21 @@ const freeCounts = memory.data(CLASSES * 4);
 
 let vmaBytes: usize = 0;
 let chunkBytes: usize = 0;
+/** Bytes of each fixed class (CLASS_VMA .. FIRST_POW2_CLASS - 1). */
+const fixedBytes = memory.data(FIRST_POW2_CLASS * 4);
 
 /** Set the sizes of the fixed record classes (called once by init). */
 export function alloc_init(vmaSize: usize, chunkSize: usize): void {
   vmaBytes = (vmaSize + 7) & ~7;
   chunkBytes = (chunkSize + LINE - 1) & ~(LINE - 1);
+  store<u32>(fixedBytes + (<usize>CLASS_VMA << 2), <u32>vmaBytes);
+  store<u32>(fixedBytes + (<usize>CLASS_CHUNK << 2), <u32>chunkBytes);
   heapTop = (__heap_base + 15) & ~15;
+}
+
+/** Set the size of one more fixed record class (a multiple of 8 bytes; called once by init). */
+export function alloc_set_class(cls: i32, bytes: usize): void {
+  store<u32>(fixedBytes + (<usize>cls << 2), <u32>((bytes + 7) & ~7));
 }
 
 // @ts-ignore: decorator
@@ -43,9 +57,9 @@ export function alloc_init(vmaSize: usize, chunkSize: usize): void {
   return freeCounts + (<usize>cls << 2);
 }
 
-function classBytes(cls: i32): usize {
-  if (cls == CLASS_VMA) return vmaBytes;
-  if (cls == CLASS_CHUNK) return chunkBytes;
+// @ts-ignore: decorator
+@inline function classBytes(cls: i32): usize {
+  if (cls < FIRST_POW2_CLASS) return <usize>load<u32>(fixedBytes + (<usize>cls << 2));
   return <usize>1 << <usize>(cls - FIRST_POW2_CLASS + MIN_POW2_SHIFT);
 }
 
@@ -71,24 +85,52 @@ function sbrk(bytes: usize): usize {
   if (end > <u64>0xffff0000) return 0;
   const have = <usize>memory.size() * PAGE_BYTES;
   if (<usize>end > have) {
-    const need = ((<usize>end - have + PAGE_BYTES - 1) / PAGE_BYTES);
-    if (memory.grow(<i32>need) < 0) return 0;
+    const need = <i32>((<usize>end - have + PAGE_BYTES - 1) / PAGE_BYTES);
+    // Grow by an eighth at least (each memory.grow costs the host a new buffer), by what is needed if that fails.
+    const pages = memory.size();
+    const step = max(need, min(max(pages >> 3, 16), 65536 - pages));
+    if (memory.grow(step) < 0 && (step == need || memory.grow(need) < 0)) return 0;
   }
   heapTop = <usize>end;
   return ptr;
 }
 
-/** A new block from the bump region; index nodes are aligned to a cache line (a gap big enough becomes a VMA block). */
-function fresh_block(cls: i32, bytes: usize): usize {
-  if (cls == CLASS_CHUNK) {
-    const gap = ((heapTop + LINE - 1) & ~(LINE - 1)) - heapTop;
-    if (gap != 0) {
-      const g = sbrk(gap);
-      if (g == 0) return 0;
-      if (gap >= vmaBytes) block_free(CLASS_VMA, g);
-    }
+/** Move the bump pointer to a cache line (a gap big enough becomes a VMA block); false if memory is exhausted. */
+function align_line(): bool {
+  const gap = ((heapTop + LINE - 1) & ~(LINE - 1)) - heapTop;
+  if (gap != 0) {
+    const g = sbrk(gap);
+    if (g == 0) return false;
+    if (gap >= vmaBytes) block_free(CLASS_VMA, g);
   }
+  return true;
+}
+
+/** Index nodes and KSM's stable nodes (searched level by level) start on a cache line. */
+// @ts-ignore: decorator
+@inline function line_aligned(cls: i32): bool {
+  return cls == CLASS_CHUNK || cls == CLASS_NODE;
+}
+
+/** A new block from the bump region (aligned to a cache line for line_aligned classes). */
+function fresh_block(cls: i32, bytes: usize): usize {
+  if (line_aligned(cls) && !align_line()) return 0;
   return sbrk(bytes);
+}
+
+/**
+ * n new blocks of class cls in one piece of the bump region, onto the free
+ * list so that they are handed out in address order; false if memory is
+ * exhausted.
+ */
+function carve(cls: i32, bytes: usize, n: u32): bool {
+  const total = <u64>n * <u64>bytes;
+  if (total > <u64>0xffff0000) return false;
+  if (line_aligned(cls) && !align_line()) return false;
+  const base = sbrk(<usize>total);
+  if (base == 0) return false;
+  for (let i = n; i > 0; i--) block_free(cls, base + <usize>(i - 1) * bytes);
+  return true;
 }
 
 /** A block of class cls (zeroed), or 0 if memory is exhausted. */
@@ -104,7 +146,7 @@ export function block_alloc(cls: i32): usize {
     ptr = fresh_block(cls, bytes);
     if (ptr == 0) return 0;
   }
-  if (cls == CLASS_VMA) {
+  if (bytes <= 64) {
     // A record is a few words: plain stores beat a bulk-memory call.
     for (let o: usize = 0; o < bytes; o += 8) store<u64>(ptr + o, 0);
   } else {
@@ -119,8 +161,19 @@ export function block_free(cls: i32, ptr: usize): void {
   store<u32>(countAt(cls), load<u32>(countAt(cls)) + 1);
 }
 
+/** Below this many free blocks, KSM's small records are carved this many at a time. */
+const CARVE: u32 = 64;
+
 /** Make sure n blocks of class cls can be allocated without touching memory.grow; false if not. */
 export function block_reserve(cls: i32, n: u32): bool {
+  const have = load<u32>(countAt(cls));
+  if (have >= n) return true;
+  if (cls >= CLASS_PAGE && cls <= CLASS_SLOT) {
+    // KSM's records come by the million: carve them in bulk (exactly what is missing if memory is short).
+    const missing = n - have;
+    const bytes = classBytes(cls);
+    return (missing < CARVE && carve(cls, bytes, CARVE)) || carve(cls, bytes, missing);
+  }
   while (load<u32>(countAt(cls)) < n) {
     const ptr = fresh_block(cls, classBytes(cls));
     if (ptr == 0) return false;

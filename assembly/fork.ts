@@ -1,11 +1,13 @@
-// fork(2) as the VMA layer sees it, mirroring bindings/reference/fork.ts.
+// fork(2), mirroring bindings/reference/fork.ts: the VMAs, the pages they map, ksm_fork().
 
 import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./generated/facts";
 import { anon_vma_alloc, mm_create, mm_of } from "./kernel";
+import { ksm_enter, ksm_zero_pages_add } from "./ksmd";
 import {
-  mm_ksm_registered, mm_map_count, mm_merge_any, mm_set_ksm_registered, mm_set_merge_any, vma_anon, vma_chain, vma_dup,
-  vma_flags, vma_set_anon, vma_set_chain, vma_set_flags,
+  mm_ksm_registered, mm_ksm_zero_pages, mm_map_count, mm_merge_any, mm_set_ksm_zero_pages, mm_set_merge_any, vma_anon,
+  vma_chain, vma_dup, vma_end, vma_flags, vma_set_anon, vma_set_chain, vma_set_flags, vma_start,
 } from "./mm_types";
+import { copy_page_range, pt_leaf_count, pt_reserve } from "./pages";
 import { tree_insert, tree_iter_first, tree_iter_next, tree_reserve_build } from "./tree";
 
 /** dup_mmap(): the child's pid, or 0 if memory is exhausted (nothing created then). */
@@ -15,8 +17,14 @@ export function dup_mmap(parentPid: u32): u32 {
   if (pid == 0) return 0;
   const child = mm_of(pid);
   mm_set_merge_any(child, mm_merge_any(parent));
-  mm_set_ksm_registered(child, mm_ksm_registered(parent));
-  if (!tree_reserve_build(child, <i32>mm_map_count(parent))) return 0;
+  if (!tree_reserve_build(child, <i32>mm_map_count(parent)) || !pt_reserve(child, 0, pt_leaf_count(parent))) return 0;
+  // ksm_fork(): a registered parent's child is registered too. Its rmap_items and
+  // merging pages start at 0, but ksm_zero_pages is the parent's counter, copied
+  // with the mm (even zero pages in VMAs the child does not get), and is added
+  // to the global counter.
+  if (mm_ksm_registered(parent)) ksm_enter(child);
+  mm_set_ksm_zero_pages(child, mm_ksm_zero_pages(parent));
+  ksm_zero_pages_add(<i64>mm_ksm_zero_pages(child));
   for (let v = tree_iter_first(parent); v != 0; v = tree_iter_next()) {
     if ((vma_flags(v) & VM_DONTCOPY) != 0) continue;
     const tmp = vma_dup(v);
@@ -27,6 +35,7 @@ export function dup_mmap(parentPid: u32): u32 {
     } else {
       vma_set_anon(tmp, anon_vma_alloc());
       vma_set_chain(tmp, vma_chain(v) + 1);
+      copy_page_range(parent, child, vma_start(v), vma_end(v));
     }
     tree_insert(child, tmp);
   }

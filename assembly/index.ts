@@ -1,26 +1,35 @@
 // The Wasm engine's exports: a command buffer the facade fills and run()
-// drains, an output buffer for VMA records, and init. Numbers only cross the
-// boundary; addresses travel as f64 (exact up to 2^53). Before each command
+// drains, an output buffer for VMA records and KSM counters, and init.
+// Numbers only cross the boundary; addresses travel as f64 (exact up to
+// 2^53). Before each command
 // the engine reserves the memory it may need, so exhausting linear memory
 // gives ENOMEM and changes nothing.
 
 import {
-  CMD_CAPACITY, CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_MADVISE, OP_MAP_COUNT,
-  OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ,
-  OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
+  CMD_CAPACITY, CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_KSM_RUN, OP_KSM_SCAN,
+  OP_KSM_WRITE, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP,
+  OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
 } from "./generated/abi";
-import { EINVAL, ENOMEM } from "./generated/facts";
-import { CLASS_CHUNK, CLASS_VMA, alloc_init, block_reserve, heap_bytes } from "./alloc";
+import { EINVAL, ENOMEM, MADV_MERGEABLE, MADV_POPULATE_WRITE, MADV_UNMERGEABLE, VM_SHARED, VM_WRITE } from "./generated/facts";
+import {
+  CLASS_CHUNK, CLASS_ITEM, CLASS_NODE, CLASS_PAGE, CLASS_SLOT, CLASS_VMA, alloc_init, alloc_set_class, block_reserve,
+  heap_bytes,
+} from "./alloc";
 import { do_madvise } from "./madvise";
 import { dup_mmap } from "./fork";
 import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from "./kernel";
 import { prctl_set_memory_merge } from "./ksm";
+import {
+  ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, global_stat, ksm_reserve_slot, ksm_write_pages_needed, memcmp_pages,
+  proc_ksm_stat, run_for, scan_passes, write_knob,
+} from "./ksmd";
 import { read_pages, write_pages } from "./memory";
 import { do_mlock, do_munlock } from "./mlock";
 import {
-  FILE_DEV_ZERO, FILE_REGULAR, VMA_SIZE, file_kind, file_new, file_reserve, mm_map_count, vma_anon, vma_chain, vma_end,
-  vma_file, vma_flags, vma_pgoff, vma_start,
+  FILE_DEV_ZERO, FILE_REGULAR, PAGE_REC_SIZE, VMA_SIZE, file_kind, file_new, file_reserve, mm_map_count, mm_merge_any,
+  vma_anon, vma_chain, vma_end, vma_file, vma_flags, vma_pgoff, vma_start,
 } from "./mm_types";
+import { leaves_spanned, pages_init, pt_count_ksm, pt_leaves_in, pt_reserve, pt_reserve_fork } from "./pages";
 import { PAGE, do_mmap, do_munmap } from "./mmap";
 import { do_mprotect } from "./mprotect";
 import { do_mremap } from "./mremap";
@@ -32,6 +41,11 @@ const out = memory.data(<i32>(OUT_CAPACITY * VMA_SLOTS * 8), 16);
 /** Set up the engine: behaviour switches (SW_* bits). Call once per instance. */
 export function init(switches: u32): void {
   alloc_init(VMA_SIZE, CHUNK_SIZE);
+  alloc_set_class(CLASS_PAGE, PAGE_REC_SIZE);
+  alloc_set_class(CLASS_ITEM, ITEM_SIZE);
+  alloc_set_class(CLASS_NODE, NODE_SIZE);
+  alloc_set_class(CLASS_SLOT, SLOT_SIZE);
+  pages_init();
   kernel_init(switches);
 }
 
@@ -51,6 +65,27 @@ export function out_buffer(): usize {
 /** Room for n new VMAs in mm (records, chunks, top array, a file); false if memory is exhausted. */
 function reserve(mm: usize, n: i32): bool {
   return block_reserve(CLASS_VMA, <u32>n) && tree_reserve(mm, n) && file_reserve();
+}
+
+/**
+ * Room for faulting in every page of [first, last) that a private writable
+ * VMA covers (a write or a populate installs a page only there): a page
+ * record each and the leaves they spread over.
+ */
+function reserve_faults(mm: usize, first: u64, last: u64): bool {
+  let pages: u64 = 0;
+  let leaves: u64 = 0;
+  let v = tree_find(mm, first);
+  while (v != 0 && vma_start(v) < last) {
+    if ((vma_flags(v) & (VM_WRITE | VM_SHARED)) == VM_WRITE) {
+      const s = max(first, vma_start(v));
+      const e = min(last, vma_end(v));
+      pages += e - s;
+      leaves += leaves_spanned(s, e);
+    }
+    v = tree_next(mm, v);
+  }
+  return pt_reserve(mm, pages, leaves);
 }
 
 /** The pages [first, last) that the bytes [addr, addr+len) touch, cut at 2^64 (touchedPages). */
@@ -92,6 +127,18 @@ function exec(c: usize): f64 {
       return 0;
     case OP_GET_MAX_MAP_COUNT:
       return <f64>maxMapCount;
+    case OP_KSM_WRITE: {
+      const knob = arg(c, 0);
+      if (!(knob >= 0 && knob <= 255 && knob == Math.floor(knob))) return -<f64>EINVAL;
+      // run=2 unshares every KSM page of the registered mms: a page record each.
+      const pages = ksm_write_pages_needed(<i32>knob, arg(c, 1));
+      if (pages != 0 && (pages > 0x10000000 || !block_reserve(CLASS_PAGE, <u32>pages))) return -<f64>ENOMEM;
+      return <f64>write_knob(<i32>knob, arg(c, 1), arg(c, 2), arg(c, 3), arg(c, 4));
+    }
+    case OP_KSM_SCAN:
+      return scan_passes(arg(c, 0));
+    case OP_KSM_RUN:
+      return run_for(arg(c, 0));
   }
   const mm = mm_of(pid);
   if (mm == 0) return -<f64>EINVAL;
@@ -101,33 +148,59 @@ function exec(c: usize): f64 {
     case OP_FORK: {
       const n = <i32>mm_map_count(mm);
       if (!block_reserve(CLASS_VMA, <u32>n + 4) || !block_reserve(CLASS_CHUNK, <u32>(n / (CHUNK_CAP / 2) + 4))) return -<f64>ENOMEM;
+      // ksm_enter's slot, and the child's page table (as many leaves as the parent's, and its directory).
+      if (!ksm_reserve_slot() || !pt_reserve_fork(mm)) return -<f64>ENOMEM;
       const child = dup_mmap(pid);
       return child == 0 ? -<f64>ENOMEM : <f64>child;
     }
     case OP_MREMAP: {
       const n = (<u32>arg(c, 3) & 2) != 0 ? count_range(mm, arg(c, 0), arg(c, 1)) : 1;
       if (!reserve(mm, 3 * n + 6)) return -<f64>ENOMEM;
+      // The moved pages' leaves at the destination (each source leaf can straddle two).
+      const first = first_page(arg(c, 0));
+      const leaves = pt_leaves_in(mm, first, last_page(arg(c, 0), arg(c, 1)));
+      if (!pt_reserve(mm, 0, 2 * leaves + 2)) return -<f64>ENOMEM;
       return do_mremap(mm, arg(c, 0), arg(c, 1), arg(c, 2), <u32>arg(c, 3), arg(c, 4));
     }
-    case OP_PRCTL_MEMORY_MERGE:
+    case OP_PRCTL_MEMORY_MERGE: {
+      // Clearing unshares the KSM pages of the mergeable VMAs: a page record each.
+      const off = arg(c, 0) == 0 && mm_merge_any(mm);
+      if (!ksm_reserve_slot() || (off && !pt_reserve(mm, pt_count_ksm(mm, 0, u64.MAX_VALUE), 0))) return -<f64>ENOMEM;
       return <f64>prctl_set_memory_merge(mm, arg(c, 0) != 0);
+    }
   }
   if (!reserve(mm, 4)) return -<f64>ENOMEM;
   switch (op) {
     case OP_MMAP:
+      // A mapping made under PR_SET_MEMORY_MERGE registers the mm with ksmd (an mm_slot).
+      if (!ksm_reserve_slot()) return -<f64>ENOMEM;
       return do_mmap(mm, <u32>max(arg(c, 5), 0), arg(c, 0), arg(c, 1), <u32>arg(c, 2), <u32>arg(c, 3), arg(c, 4));
     case OP_MUNMAP:
       return <f64>do_munmap(mm, arg(c, 0), arg(c, 1));
     case OP_MPROTECT:
       return <f64>do_mprotect(mm, arg(c, 0), arg(c, 1), <u32>arg(c, 2));
-    case OP_MADVISE:
-      return <f64>do_madvise(mm, arg(c, 0), arg(c, 1), <u32>arg(c, 2));
+    case OP_MADVISE: {
+      const advice = <u32>arg(c, 2);
+      const first = first_page(arg(c, 0));
+      const last = last_page(arg(c, 0), arg(c, 1));
+      if (advice == MADV_POPULATE_WRITE && !reserve_faults(mm, first, last)) return -<f64>ENOMEM;
+      if (advice == MADV_UNMERGEABLE && !pt_reserve(mm, pt_count_ksm(mm, first, last), 0)) return -<f64>ENOMEM;
+      if (advice == MADV_MERGEABLE && !ksm_reserve_slot()) return -<f64>ENOMEM;
+      return <f64>do_madvise(mm, arg(c, 0), arg(c, 1), advice);
+    }
     case OP_MLOCK:
+      if (!reserve_faults(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)) + 1)) return -<f64>ENOMEM;
       return <f64>do_mlock(mm, arg(c, 0), arg(c, 1));
     case OP_MUNLOCK:
       return <f64>do_munlock(mm, arg(c, 0), arg(c, 1));
-    case OP_WRITE:
-      return <f64>write_pages(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)));
+    case OP_WRITE: {
+      const first = first_page(arg(c, 0));
+      const last = last_page(arg(c, 0), arg(c, 1));
+      const mode = <u32>arg(c, 2);
+      const value = (<u64>arg(c, 4) << 32) | <u64>arg(c, 3);
+      if (!reserve_faults(mm, first, last)) return -<f64>ENOMEM;
+      return <f64>write_pages(mm, first, last, mode, value);
+    }
     case OP_READ:
       return <f64>read_pages(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)));
   }
@@ -183,6 +256,29 @@ export function find_vma(pid: u32, addr: f64): u32 {
   if (v == 0) return 0;
   put_vma(0, v);
   return 1;
+}
+
+/** /proc/PID/ksm_stat into the output buffer (KSM_STAT_SLOTS f64, see ksmd.ts); 1, or 0 if there is no such process. */
+export function ksm_stat(pid: u32): u32 {
+  const mm = mm_of(pid);
+  if (mm == 0) return 0;
+  proc_ksm_stat(mm, out);
+  return 1;
+}
+
+/** The counters of /sys/kernel/mm/ksm and the simulated clock into the output buffer (KSM_GLOBAL_SLOTS f64). */
+export function ksm_global(): void {
+  global_stat(out);
+}
+
+/** Test hook: calc_checksum() of the 64-bit content hi:lo. */
+export function ksm_checksum(lo: u32, hi: u32): u32 {
+  return calc_checksum((<u64>hi << 32) | <u64>lo);
+}
+
+/** Test hook: memcmp_pages() of the 64-bit contents ahi:alo and bhi:blo. */
+export function ksm_memcmp(alo: u32, ahi: u32, blo: u32, bhi: u32): i32 {
+  return memcmp_pages((<u64>ahi << 32) | <u64>alo, (<u64>bhi << 32) | <u64>blo);
 }
 
 /** Bytes of linear memory the engine's records occupy (free blocks included). */

@@ -9,6 +9,8 @@ import {
   VM_WRITE,
 } from "./generated/facts";
 import { ksm_compatible } from "./ksm";
+import { ksm_enter } from "./ksmd";
+import { do_populate_page, unshare_ksm_range, zap_page_range } from "./pages";
 import { anon_vma_prepare, beyond_eof } from "./memory";
 import { PAGE, offsetInPage, pageAlign } from "./mmap";
 import { FILE_SHMEM_ANON, file_kind, vma_anon, vma_end, vma_file, vma_flags, vma_is_anonymous, vma_set_flags, vma_start } from "./mm_types";
@@ -93,10 +95,16 @@ function madvise_vma_behavior(mm: usize, v: usize, prev: usize, start: u64, end:
   const nf = madvise_new_flags(v, advice);
   if (nf == NO_FLAGS) {
     const err = madvise_page_advice(v, advice);
-    return err != 0 ? <usize><isize>err : v;
+    if (err != 0) return <usize><isize>err;
+    // MADV_DONTNEED(_LOCKED) zaps the pages; the others leave them (no swap here to page out to).
+    if (advice == MADV_DONTNEED || advice == 24) zap_page_range(mm, start, end);
+    return v;
   }
   if (nf < 0) return <usize><isize>nf;
   const newFlags = <u32>nf;
+  // ksm_madvise(): registering with ksmd, or breaking KSM pages before the flag goes.
+  if (advice == MADV_MERGEABLE && newFlags != vma_flags(v)) ksm_enter(mm);
+  if (advice == MADV_UNMERGEABLE && (vma_flags(v) & VM_MERGEABLE) != 0) unshare_ksm_range(mm, start, end);
   if (newFlags == vma_flags(v)) return v;
   const res = vma_modify_flags(mm, prev, v, start, end, newFlags);
   if (is_err(res)) return <isize>res == -<isize>ENOMEM ? <usize>(-<isize>EAGAIN) : res;
@@ -115,9 +123,17 @@ function madvise_populate(mm: usize, start: u64, end: u64, write: bool): i64 {
     if (write ? (f & VM_WRITE) == 0 : (f & VM_READ) == 0) return -<i64>EINVAL;
     const stop = min(end, vma_end(v));
     if (beyond_eof(v, page)) return -<i64>EFAULT;
-    if (write && (f & (VM_SHARED | VM_MAYSHARE)) == 0) anon_vma_prepare(mm, v);
-    if (beyond_eof(v, stop - 1)) return -<i64>EFAULT;
-    page = stop;
+    const priv = write && (f & (VM_SHARED | VM_MAYSHARE)) == 0;
+    if (!priv) {
+      if (beyond_eof(v, stop - 1)) return -<i64>EFAULT;
+      page = stop;
+      continue;
+    }
+    anon_vma_prepare(mm, v);
+    for (; page < stop; page++) {
+      if (beyond_eof(v, page)) return -<i64>EFAULT;
+      do_populate_page(mm, page);
+    }
   }
   return 0;
 }

@@ -1,13 +1,14 @@
-// Page faults as far as the VMA layer sees them, mirroring
-// bindings/reference/memory.ts: a write fault on private memory gives the
-// VMA an anon_vma, preferably its neighbour's; a read fault never does.
+// Page faults, mirroring bindings/reference/memory.ts: a write fault on
+// private memory gives the VMA an anon_vma, preferably its neighbour's, and
+// installs the page (pages.ts); a read fault never does.
 
-import { EFAULT, VM_ACCESS_FLAGS, VM_LOCKONFAULT, VM_MAYBE_GUARD, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE } from "./generated/facts";
+import { EFAULT, EINVAL, VM_ACCESS_FLAGS, VM_LOCKONFAULT, VM_MAYBE_GUARD, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE } from "./generated/facts";
 import { anon_vma_alloc } from "./kernel";
 import {
   FILE_DEV_ZERO, file_kind, file_size_pages, vma_anon, vma_chain, vma_end, vma_file, vma_flags, vma_pgoff,
   vma_set_anon, vma_set_chain, vma_start,
 } from "./mm_types";
+import { do_populate_page, do_write_page } from "./pages";
 import { tree_lookup, tree_next, tree_prev } from "./tree";
 
 /** Two adjacent VMAs could share one anon_vma (anon_vma_compatible()). */
@@ -59,14 +60,35 @@ function eof_page(v: usize, from: u64): u64 {
   return <u64>max<i64>(<i64>from, capped);
 }
 
-/** Write every page of [first, last) in order (see the reference): EFAULT at the first bad page. */
-export function write_pages(mm: usize, first: u64, last: u64): i64 {
+/** Content modes of write_pages (ReferenceEngine.writePages): every word = arg, the page's address, page i gets i mod arg + 1. */
+export const WRITE_VALUE: u32 = 0;
+export const WRITE_ADDRESS: u32 = 1;
+export const WRITE_CYCLE: u32 = 2;
+
+/**
+ * Write every page of [first, last) in order (see the reference): EFAULT at
+ * the first bad page. Private pages get their content by mode (any other
+ * mode writes arg): the value, the page's byte address, or (p - first) mod
+ * arg + 1.
+ */
+export function write_pages(mm: usize, first: u64, last: u64, mode: u32, arg: u64): i64 {
+  // A cycle of 0 values gives no page a content: refused before any page is looked at.
+  if (mode == WRITE_CYCLE && arg == 0) return -<i64>EINVAL;
   let page = first;
   while (page < last) {
     const v = tree_lookup(mm, page);
     if (v == 0 || (vma_flags(v) & VM_WRITE) == 0) return -<i64>EFAULT;
     const stop = min(last, eof_page(v, page));
-    if (stop > page && (vma_flags(v) & VM_SHARED) == 0) anon_vma_prepare(mm, v);
+    if (stop > page && (vma_flags(v) & VM_SHARED) == 0) {
+      anon_vma_prepare(mm, v);
+      if (mode == WRITE_ADDRESS) {
+        for (let p = page; p < stop; p++) do_write_page(mm, p, p << 12);
+      } else if (mode == WRITE_CYCLE) {
+        for (let p = page; p < stop; p++) do_write_page(mm, p, (p - first) % arg + 1);
+      } else {
+        for (let p = page; p < stop; p++) do_write_page(mm, p, arg);
+      }
+    }
     if (stop < min(last, vma_end(v))) return -<i64>EFAULT;
     page = stop;
   }
@@ -93,7 +115,11 @@ export function populate_vma_page_range(mm: usize, v: usize, first: u64, last: u
   if ((f & VM_ACCESS_FLAGS) == 0) return -<i64>EFAULT;
   const write = (f & (VM_WRITE | VM_SHARED)) == VM_WRITE;
   if (beyond_eof(v, first)) return -<i64>EFAULT;
-  if (write) anon_vma_prepare(mm, v);
-  if (beyond_eof(v, last - 1)) return -<i64>EFAULT;
+  if (!write) return beyond_eof(v, last - 1) ? -<i64>EFAULT : 0;
+  anon_vma_prepare(mm, v);
+  for (let p = first; p < last; p++) {
+    if (beyond_eof(v, p)) return -<i64>EFAULT;
+    do_populate_page(mm, p);
+  }
   return 0;
 }

@@ -108,8 +108,10 @@ export function file_new(kind: u32, sizePages: u64): u32 {
 
 // ---- mm_struct --------------------------------------------------------------
 // 0 topKeys (u64[topCap]), 4 topPtrs (u32[topCap]), 8 topCount, 12 topCap,
-// 16 mapCount, 20 defFlags, 24 mergeAny, 28 ksmRegistered
-export const MM_SIZE: usize = 32;
+// 16 mapCount, 20 defFlags, 24 mergeAny, 28 ksmRegistered,
+// the page table (pages.ts): 32 directory, 36 its count, 40 its capacity, 44 present pages,
+// KSM (ksmd.ts): 48 ksm_rmap_items, 52 ksm_merging_pages, 56 ksm_zero_pages, 60 mm_slot
+export const MM_SIZE: usize = 64;
 // @ts-ignore: decorator
 @inline export function mm_map_count(mm: usize): u32 { return load<u32>(mm, 16); }
 // @ts-ignore: decorator
@@ -124,6 +126,62 @@ export const MM_SIZE: usize = 32;
 @inline export function mm_set_ksm_registered(mm: usize, on: bool): void { store<u32>(mm, on ? 1 : 0, 28); }
 // @ts-ignore: decorator
 @inline export function mm_ksm_registered(mm: usize): bool { return load<u32>(mm, 28) != 0; }
+/** The page table's directory (pages.ts): sorted entries, one per leaf of 512 pages. */
+// @ts-ignore: decorator
+@inline export function mm_pdir(mm: usize): usize { return load<u32>(mm, 32); }
+// @ts-ignore: decorator
+@inline export function mm_set_pdir(mm: usize, d: usize): void { store<u32>(mm, <u32>d, 32); }
+// @ts-ignore: decorator
+@inline export function mm_pdir_count(mm: usize): i32 { return load<i32>(mm, 36); }
+// @ts-ignore: decorator
+@inline export function mm_set_pdir_count(mm: usize, n: i32): void { store<i32>(mm, n, 36); }
+// @ts-ignore: decorator
+@inline export function mm_pdir_cap(mm: usize): i32 { return load<i32>(mm, 40); }
+// @ts-ignore: decorator
+@inline export function mm_set_pdir_cap(mm: usize, n: i32): void { store<i32>(mm, n, 40); }
+/** Present private anonymous pages (KSM zero pages included). */
+// @ts-ignore: decorator
+@inline export function mm_page_count(mm: usize): u32 { return load<u32>(mm, 44); }
+// @ts-ignore: decorator
+@inline export function mm_set_page_count(mm: usize, n: u32): void { store<u32>(mm, n, 44); }
+/** mm->ksm_rmap_items, ksm_merging_pages, ksm_zero_pages. */
+// @ts-ignore: decorator
+@inline export function mm_ksm_rmap_items(mm: usize): i32 { return load<i32>(mm, 48); }
+// @ts-ignore: decorator
+@inline export function mm_set_ksm_rmap_items(mm: usize, n: i32): void { store<i32>(mm, n, 48); }
+// @ts-ignore: decorator
+@inline export function mm_ksm_merging_pages(mm: usize): i32 { return load<i32>(mm, 52); }
+// @ts-ignore: decorator
+@inline export function mm_set_ksm_merging_pages(mm: usize, n: i32): void { store<i32>(mm, n, 52); }
+// @ts-ignore: decorator
+@inline export function mm_ksm_zero_pages(mm: usize): i32 { return load<i32>(mm, 56); }
+// @ts-ignore: decorator
+@inline export function mm_set_ksm_zero_pages(mm: usize, n: i32): void { store<i32>(mm, n, 56); }
+/** ksmd's mm_slot of this mm, 0 if not registered. */
+// @ts-ignore: decorator
+@inline export function mm_ksm_slot(mm: usize): usize { return load<u32>(mm, 60); }
+// @ts-ignore: decorator
+@inline export function mm_set_ksm_slot(mm: usize, s: usize): void { store<u32>(mm, <u32>s, 60); }
+
+// ---- struct page (a folio of one page): 16 bytes ----------------------------
+// 0 content u64 (the 64-bit value repeated over 4 KiB), 8 mapcount i32,
+// 12 the stable node of a KSM page (0: not a KSM page; ksmd.ts).
+export const PAGE_REC_SIZE: usize = 16;
+/** The shared zero page KSM maps in place of zero-filled pages (use_zero_pages=1): a marker, never a record. */
+export const KSM_ZERO_PAGE: usize = 1;
+// @ts-ignore: decorator
+@inline export function page_content(p: usize): u64 { return p == KSM_ZERO_PAGE ? 0 : load<u64>(p, 0); }
+// @ts-ignore: decorator
+@inline export function page_set_content(p: usize, c: u64): void { store<u64>(p, c, 0); }
+// @ts-ignore: decorator
+@inline export function page_mapcount(p: usize): i32 { return load<i32>(p, 8); }
+// @ts-ignore: decorator
+@inline export function page_set_mapcount(p: usize, n: i32): void { store<i32>(p, n, 8); }
+/** The KSM page's stable node; non-zero exactly when the page is a KSM page (Page.ksm). */
+// @ts-ignore: decorator
+@inline export function page_stable(p: usize): usize { return load<u32>(p, 12); }
+// @ts-ignore: decorator
+@inline export function page_set_stable(p: usize, n: usize): void { store<u32>(p, <u32>n, 12); }
 
 /** vma_is_anonymous(): no vm_ops; a private /dev/zero mapping is anonymous and keeps its file. */
 export function vma_is_anonymous(v: usize): bool {

@@ -12,6 +12,7 @@ import {
 import { ksm_vma_flags } from "./ksm";
 import { maxMapCount, sw } from "./kernel";
 import { populate_vma_page_range } from "./memory";
+import { pt_reserve_range, zap_page_range } from "./pages";
 import {
   FILE_DEV_ZERO, FILE_REGULAR, FILE_SHMEM_ANON, file_kind, file_new, mm_def_flags, mm_map_count, vma_end, vma_flags,
   vma_free, vma_new, vma_set_flags, vma_start,
@@ -130,6 +131,7 @@ export function do_vmi_align_munmap(mm: usize, start: u64, end: u64): i64 {
     vma_free(v);
     v = next;
   }
+  zap_page_range(mm, start, end);
   return 0;
 }
 
@@ -224,6 +226,11 @@ export function do_mmap(mm: usize, fileIn: u32, addrIn: f64, lenIn: f64, prot: u
   }
   if ((flags & MAP_NORESERVE) != 0) vmFlags |= VM_NORESERVE;
 
+  // The pages a populate will install (private writable memory), reserved before anything changes.
+  const populate = (vmFlags & VM_LOCKED) != 0 || (flags & MAP_POPULATE) != 0;
+  if (populate && (vmFlags & (VM_WRITE | VM_SHARED)) == VM_WRITE && !pt_reserve_range(mm, <u64>(addr / PAGE), <u64>((addr + len) / PAGE))) {
+    return -<f64>ENOMEM;
+  }
   const v = __mmap_region(mm, file, addr, len, vmFlags, <u64>pgoff);
   if (<isize>v < 0) return <f64><isize>v;
   if ((vma_flags(v) & VM_LOCKED) != 0 || (flags & MAP_POPULATE) != 0) mm_populate(mm, <u64>(addr / PAGE), <u64>((addr + len) / PAGE));

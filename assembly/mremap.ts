@@ -7,6 +7,7 @@ import {
   VM_MAYSHARE, VM_PFNMAP, VM_SHARED,
 } from "./generated/facts";
 import { maxMapCount, sw } from "./kernel";
+import { move_page_range, pt_reserve_range } from "./pages";
 import { PAGE, do_munmap, get_unmapped_area, mm_populate, offsetInPage, pageAlign } from "./mmap";
 import {
   FILE_DEV_ZERO, FILE_SHMEM_ANON, file_kind, mm_map_count, vma_anon, vma_dup, vma_end, vma_file, vma_flags,
@@ -114,6 +115,8 @@ function move_vma(mm: usize, r: Vrm): f64 {
   const newPgoff = vma_pgoff(v) + (addrPage - vma_start(v));
   const oldStart = vma_start(v);
   const newVma = copy_vma(mm, v, <u64>(r.newAddr / PAGE), <u64>(r.newLen / PAGE), newPgoff, (r.flags & MREMAP_DONTUNMAP) != 0);
+  // move_page_tables(): the pages go with the range.
+  move_page_range(mm, addrPage, <u64>(r.newAddr / PAGE), <u64>(r.oldLen / PAGE));
   if (oldStart >= vma_start(newVma) && oldStart < vma_end(newVma)) v = newVma;
   if ((vma_flags(v) & VM_LOCKED) != 0) r.mlocked = true;
   const end = addrPage + <u64>(r.oldLen / PAGE);
@@ -333,7 +336,10 @@ export function do_mremap(mm: usize, addr: f64, oldLen: f64, newLen: f64, flags:
   if (sw(SW_MREMAP_LEGACY_ORDER)) {
     res = do_mremap_legacy(mm, r, oldLen, newLen);
     if (res >= 0 && r.mlocked && r.newLen > r.oldLen) {
-      mm_populate(mm, <u64>((r.newAddr + r.oldLen) / PAGE), <u64>((r.newAddr + r.newLen) / PAGE));
+      const first = <u64>((r.newAddr + r.oldLen) / PAGE);
+      const last = <u64>((r.newAddr + r.newLen) / PAGE);
+      if (!pt_reserve_range(mm, first, last)) return -<f64>ENOMEM;
+      mm_populate(mm, first, last);
     }
     return res;
   }
@@ -348,7 +354,11 @@ export function do_mremap(mm: usize, addr: f64, oldLen: f64, newLen: f64, flags:
     res = vrm_implies_new_addr(r) ? mremap_to(mm, r) : mremap_at(mm, r);
   }
   if (res >= 0 && r.mlocked && r.newLen > r.oldLen) {
-    mm_populate(mm, <u64>((r.newAddr + r.oldLen) / PAGE), <u64>((r.newAddr + r.newLen) / PAGE));
+    // The pages the populate installs: a reservation failure here (memory exhausted) comes after the move.
+    const first = <u64>((r.newAddr + r.oldLen) / PAGE);
+    const last = <u64>((r.newAddr + r.newLen) / PAGE);
+    if (!pt_reserve_range(mm, first, last)) return -<f64>ENOMEM;
+    mm_populate(mm, first, last);
   }
   return res;
 }

@@ -159,6 +159,12 @@ let curInner: usize = 0;
 let curIi: i32 = 0;
 let curLeaf: usize = 0;
 let curLi: i32 = 0;
+/**
+ * Bumped by every insert, erase and end change in any mm: while it holds
+ * still, the VMA find() returned for a page is still find()'s answer for
+ * any later page below that VMA's end (ksmd's scan keeps its VMA so).
+ */
+export let treeGen: u32 = 0;
 /** Loads that warm the neighbours' records land here (so that they are not optimized away). */
 let sink: u32 = 0;
 
@@ -423,6 +429,7 @@ function inner_add(mm: usize, ii: i32, leaf: usize, key: u64): void {
 
 /** Insert v (not yet in the index); the caller has reserved with tree_reserve. */
 export function tree_insert(mm: usize, v: usize): void {
+  treeGen++;
   mm_set_map_count(mm, mm_map_count(mm) + 1);
   const key = vma_end(v);
   if (top_count(mm) == 0) {
@@ -458,6 +465,7 @@ export function tree_insert(mm: usize, v: usize): void {
 
 /** Erase v from the index (the VMA record itself stays; the caller frees it). */
 export function tree_remove(mm: usize, v: usize): void {
+  treeGen++;
   locate(mm, v);
   mm_set_map_count(mm, mm_map_count(mm) - 1);
   const leaf = curLeaf;
@@ -485,6 +493,7 @@ export function tree_remove(mm: usize, v: usize): void {
 
 /** Change v's end, keeping its index key in step. */
 export function tree_set_end(mm: usize, v: usize, end: u64): void {
+  treeGen++;
   locate(mm, v);
   n_set_key(curLeaf, curLi, end);
   if (curLi == n_count(curLeaf) - 1) leaf_max_changed(mm, end);

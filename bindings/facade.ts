@@ -78,7 +78,7 @@ export interface KsmGlobalStat {
 }
 
 /** Page content for write(): a value in every word, each page's own address, or a cycle of K values. */
-export type PageContent = { readonly value: bigint } | "unique" | { readonly cycle: number };
+export type PageContent = { readonly value: bigint } | "unique" | { readonly cycle: number | bigint };
 
 type Num = number | bigint;
 

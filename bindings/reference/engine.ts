@@ -123,8 +123,10 @@ export class ReferenceEngine implements Engine {
   writePages(pid: number, addr: number, len: number, mode: number, arg: bigint): number {
     const [first, last] = touchedPages(addr, len);
     const value = BigInt.asUintN(64, arg);
+    // A cycle of 0 values has no page content (the scenario parser never makes one).
+    if (mode === 2 && value === 0n) return -EINVAL;
     const content =
-      mode === 1 ? (p: number) => BigInt(p) * 4096n : mode === 2 ? (p: number) => BigInt((p - first) % Number(value)) + 1n : () => value;
+      mode === 1 ? (p: number) => BigInt(p) * 4096n : mode === 2 ? (p: number) => (BigInt(p - first) % value) + 1n : () => value;
     return write_pages(this.k, this.mm(pid), first, last, content);
   }
 

@@ -104,7 +104,7 @@ class Runner {
       case "munlock": b.munlock(p, c.addr, c.len); break;
       case "prctl": b.setMemoryMerge(p, c.value % U64); break;
       case "write": {
-        const content = c.content.kind === "unique" ? "unique" : c.content.kind === "cycle" ? { cycle: n(c.content.k) } : { value: c.content.value };
+        const content = c.content.kind === "unique" ? "unique" : c.content.kind === "cycle" ? { cycle: c.content.k } : { value: c.content.value };
         b.write(p, c.addr, c.len, content);
         break;
       }

@@ -30,3 +30,10 @@ export const OP_OPEN_DEV_ZERO = 14;
 export const OP_SET_MAX_MAP_COUNT = 15;
 export const OP_GET_MAX_MAP_COUNT = 16;
 export const OP_MAP_COUNT = 17;
+/** KSM (the Wasm engine's own ops; the facade calls Engine.ksmWrite/ksmScan/ksmRun): [knob, u, i, b, mode], [n], [ms]. */
+export const OP_KSM_WRITE = 18;
+export const OP_KSM_SCAN = 19;
+export const OP_KSM_RUN = 20;
+/** f64 values ksm_stat(pid) and ksm_global() write into the output buffer. */
+export const KSM_STAT_SLOTS = 6;
+export const KSM_GLOBAL_SLOTS = 12;

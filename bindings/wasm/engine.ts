@@ -9,18 +9,11 @@ import { type Engine, type FileKind, type VmaInfo } from "../engine.js";
 import { CORE_WASM_BASE64 } from "../generated/core-wasm.js";
 import { DEFAULT_KERNEL, KERNEL_PRESETS, type KernelSwitches } from "../kernel/versions.js";
 import {
-  CMD_CAPACITY, CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_MADVISE, OP_MAP_COUNT,
-  OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ,
-  OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
+  CMD_CAPACITY, CMD_SLOTS, KSM_GLOBAL_SLOTS, KSM_STAT_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK,
+  OP_GET_MAX_MAP_COUNT, OP_KSM_RUN, OP_KSM_SCAN, OP_KSM_WRITE, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP, OP_MPROTECT,
+  OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT, OP_WRITE,
+  OUT_CAPACITY, VMA_SLOTS,
 } from "./abi.js";
-
-/** A KSM call on the Wasm engine, which does not simulate KSM yet. */
-export class KsmUnsupportedError extends Error {
-  override name = "KsmUnsupportedError";
-  constructor() {
-    super("KSM is not simulated by the wasm engine yet: use --engine ts");
-  }
-}
 
 /** The raw exports of build/core.wasm (assembly/index.ts). */
 export interface CoreExports {
@@ -31,6 +24,8 @@ export interface CoreExports {
   run(n: number): number;
   vmas(pid: number, from: number, hi: number): number;
   find_vma(pid: number, addr: number): number;
+  ksm_stat(pid: number): number;
+  ksm_global(): void;
   engine_bytes(): number;
 }
 
@@ -211,25 +206,35 @@ export class WasmEngine implements Engine {
     return this.x.find_vma(pid, addr) === 0 ? null : this.record(this.view(), 0);
   }
 
-  // KSM is simulated by the reference engine only, for now.
-  ksmWrite(_knob: number, _u: number, _i: number, _b: number, _mode: number): number {
-    throw new KsmUnsupportedError();
+  ksmWrite(knob: number, u: number, i: number, b: number, mode: number): number {
+    return this.call(OP_KSM_WRITE, 0, knob, u, i, b, mode);
   }
 
-  ksmScan(_n: number): number {
-    throw new KsmUnsupportedError();
+  /** 0, -1 if ksmd cannot finish a scan, or -ENOMEM if memory ran out between two page visits. */
+  ksmScan(n: number): number {
+    return this.call(OP_KSM_SCAN, 0, n);
   }
 
-  ksmRun(_ms: number): void {
-    throw new KsmUnsupportedError();
+  ksmRun(ms: number): void {
+    const r = this.call(OP_KSM_RUN, 0, ms);
+    if (r < 0) throw new Error(`vmasim: the wasm engine ran out of memory while ksmd ran (errno ${-r})`);
   }
 
-  ksmStat(_pid: number): number[] {
-    throw new KsmUnsupportedError();
+  ksmStat(pid: number): number[] {
+    if (this.x.ksm_stat(pid) === 0) throw new Error(`vmasim: no process with pid ${pid}`);
+    return this.numbers(KSM_STAT_SLOTS);
   }
 
   ksmGlobal(): number[] {
-    throw new KsmUnsupportedError();
+    this.x.ksm_global();
+    return this.numbers(KSM_GLOBAL_SLOTS);
+  }
+
+  /** The first n numbers of the output buffer. */
+  private numbers(n: number): number[] {
+    const m = this.view();
+    const o = this.outPtr / 8;
+    return Array.from(m.subarray(o, o + n));
   }
 
   /** Bytes of linear memory the engine's records use. */

@@ -1,7 +1,7 @@
 /**
  * The simulator's --kernel 6.12 against a booted Debian 6.12 kernel (qemu;
  * bindings/harness/boot.ts): every scenario file (test/scenarios,
- * test/scenarios-ksm) and random scenarios (VMA and KSM, several processes)
+ * test/scenarios/ksm) and random scenarios (VMA and KSM, several processes)
  * run in one boot and must give the simulator's reports (full_scans as "at
  * least", see scenario/compare.ts).
  *
@@ -17,29 +17,19 @@ import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bootAvailable, fetchKernelImage, type KernelImage, runOnBootedKernel } from "../../bindings/harness/boot.js";
+import { runOnBootedKernel } from "../../bindings/harness/boot.js";
+import { bootImage } from "../support/boot-image.js";
 import { reportsMatch } from "../../bindings/scenario/compare.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 import { randomKsmScenario } from "../support/random-ksm.js";
 import { randomScenario } from "../support/random-scenario.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const PKG = process.env.VMASIM_BOOT_KERNEL ?? "linux-image-6.12.*+deb12-amd64-unsigned";
 const RANDOM = Number(process.env.VMASIM_BOOT_RANDOM ?? 200);
 const KSM_RANDOM = Number(process.env.VMASIM_BOOT_KSM_RANDOM ?? 100);
 const SEED = Number(process.env.VMASIM_BOOT_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-let image: KernelImage | null = null;
-let skip = "";
-const avail = bootAvailable();
-if (!avail.ok) skip = avail.reason;
-else {
-  try {
-    image = fetchKernelImage(PKG);
-  } catch (e) {
-    skip = `kernel package ${PKG} not available: ${(e as Error).message}`;
-  }
-}
+const { image, reason: skip } = bootImage();
 
 function files(dir: string): [string, string][] {
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
@@ -50,7 +40,7 @@ function files(dir: string): [string, string][] {
 
 describe.skipIf(image === null)(`booted Debian 6.12 kernel${image === null ? ` (skipped: ${skip})` : ""}`, () => {
   it(`every scenario file and ${RANDOM} + ${KSM_RANDOM} random scenarios give the simulator's --kernel 6.12 reports`, () => {
-    const named: [string, string][] = [...files("scenarios"), ...files("scenarios-ksm")];
+    const named: [string, string][] = files("scenarios");
     fc.sample(randomScenario(10, 40), { numRuns: RANDOM, seed: SEED }).forEach((t, i) => named.push([`random #${i}`, t]));
     fc.sample(randomKsmScenario(), { numRuns: KSM_RANDOM, seed: SEED }).forEach((t, i) => named.push([`random KSM #${i}`, t]));
     const results = runOnBootedKernel(image!, named.map(([, t]) => t));

@@ -1,14 +1,13 @@
 /**
- * KSM conformance: the scenarios of test/scenarios-ksm and random KSM
- * scenarios on the live kernel and the simulator. ksmd runs in the
+ * KSM conformance: random KSM scenarios on the live kernel and the
+ * simulator (the files of test/scenarios/ksm are checked with the other
+ * scenario files, in scenarios.node.test.ts and scenario-files.test.ts). ksmd runs in the
  * background on the kernel, so after `ksm_scan N` it may have done a few
  * more passes: full_scans is compared as "at least", everything else
  * exactly (the scenarios let KSM converge before every ksm_stat).
  * VMASIM_KSM_RUNS overrides the number of random scenarios (default 100).
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { liveKernelAvailable, runOnKernel } from "../../bindings/harness/live.js";
@@ -16,10 +15,6 @@ import { reportsMatch } from "../../bindings/scenario/compare.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 import { randomKsmScenario } from "../support/random-ksm.js";
 
-const DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "scenarios-ksm");
-const files = readdirSync(DIR).filter((f) => f.endsWith(".vms")).sort();
-const read = (f: string) => readFileSync(join(DIR, f), "utf8");
-const lines = (t: string) => t.split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
 
 /** Why the live KSM comparison cannot run here, or null. */
 function ksmUnavailable(): string | null {
@@ -41,21 +36,7 @@ function expectKernelMatch(sim: string[], kernel: string[]): void {
   if (!reportsMatch(sim, kernel)) expect(sim.join("\n")).toBe(kernel.join("\n"));
 }
 
-describe("KSM scenarios: simulator gives .expected", () => {
-  for (const f of files) {
-    it(f, () => {
-      expect(runScenarioLines(read(f), { engine: "ts" })).toEqual(lines(read(f.replace(/\.vms$/, ".expected"))));
-    });
-  }
-});
-
 describe.skipIf(unavailable !== null)(`KSM on the live kernel${unavailable === null ? "" : ` (skipped: ${unavailable})`}`, () => {
-  for (const f of files) {
-    it(f, () => {
-      expectKernelMatch(runScenarioLines(read(f), { engine: "ts" }), runOnKernel(read(f)));
-    });
-  }
-
   const runs = Number(process.env.VMASIM_KSM_RUNS ?? 100);
   it(`${runs} random KSM scenarios converge to the kernel's counters`, () => {
     let checked = 0;

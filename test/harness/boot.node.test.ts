@@ -8,44 +8,30 @@
  *
  * VMASIM_BOOT_KERNEL: the package (or glob, or vmlinuz path) to boot; default
  *   the newest Debian 12 6.12 kernel, `linux-image-6.12.*+deb12-amd64-unsigned`.
- * VMASIM_BOOT_ALL=1: also run every test/scenarios/**\/*.vms in one more boot
- *   and write build/boot-<release>.md: per file, whether the booted kernel's
- *   report equals the .expected next to it (recorded on 6.18), with the diffs.
+ * (Every scenario file against the simulator's --kernel 6.12:
+ *   test/conformance/boot-6.12.node.test.ts.)
  * VMASIM_BOOT_ACCEL=kvm|tcg: force the accelerator (default: KVM if usable).
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createPatch } from "diff";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   bootAndRun,
-  bootAvailable,
   type BootOptions,
   type BootRun,
   fetchKernelImage,
-  type KernelImage,
   kernelVersionOf,
   moduleClosure,
 } from "../../bindings/harness/boot.js";
+import { bootImage } from "../support/boot-image.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
 const SCENARIOS = join(ROOT, "test", "scenarios");
-const PKG = process.env.VMASIM_BOOT_KERNEL ?? "linux-image-6.12.*+deb12-amd64-unsigned";
 const ACCEL = process.env.VMASIM_BOOT_ACCEL === "kvm" || process.env.VMASIM_BOOT_ACCEL === "tcg" ? process.env.VMASIM_BOOT_ACCEL : "auto";
 
-let image: KernelImage | null = null;
-let skipReason = "";
-const check = bootAvailable();
-if (!check.ok) skipReason = check.reason;
-else {
-  try {
-    image = fetchKernelImage(PKG);
-  } catch (e) {
-    skipReason = `kernel package ${PKG} not available: ${(e as Error).message}`;
-  }
-}
+const { image, reason: skipReason } = bootImage();
 if (image === null) console.warn(`boot tests skipped: ${skipReason}`);
 
 const text = (rel: string): string => readFileSync(join(SCENARIOS, rel), "utf8");
@@ -79,13 +65,13 @@ const dropSd = (lines: readonly string[]): string[] =>
   });
 
 /** Scenario files that give the same report on 6.12 as on 6.18 (.expected), `sd` aside. */
-const SAME = ["vma-userland/simple_merge.vms", "measured/M1_mprotect_middle.vms", "measured/X1_file_identity.vms", "measured/K6_dev_zero.vms"];
+const SAME = ["vmatest-simple_merge.vms", "measured-M1_mprotect_middle.vms", "measured-X1_file_identity.vms", "measured-K6_dev_zero.vms"];
 
 const OPTS: BootOptions = { accel: ACCEL, scenarioTimeoutSec: 20 };
 
 describe.skipIf(image === null)("scenarios on a booted kernel", () => {
   let run: BootRun;
-  const texts = [SEED, "mmap nonsense", ...SAME.map(text), HANG, text("measured/K2_prctl_new_merge.vms"), SEED];
+  const texts = [SEED, "mmap nonsense", ...SAME.map(text), HANG, text("measured-K2_prctl_new_merge.vms"), SEED];
 
   beforeAll(() => {
     run = bootAndRun(image!, texts, OPTS);
@@ -164,51 +150,4 @@ describe.skipIf(image === null)("a guest that dies", () => {
     expect(run.results).toEqual([{ error: expect.stringMatching(/overall timeout of 1 s/) }]);
     expect(run.wallMs).toBeLessThan(10_000);
   }, 300_000);
-});
-
-describe.skipIf(image === null || process.env.VMASIM_BOOT_ALL !== "1")("every scenario file on a booted kernel (VMASIM_BOOT_ALL=1)", () => {
-  it("runs every test/scenarios file and writes the comparison with .expected", () => {
-    const files = readdirSync(SCENARIOS, { recursive: true, encoding: "utf8" })
-      .filter((f) => f.endsWith(".vms"))
-      .map((f) => f.split(sep).join("/"))
-      .sort();
-    const run = bootAndRun(image!, files.map(text), OPTS);
-    const out: string[] = [
-      `# test/scenarios on ${run.uname} (booted: ${image!.package ?? image!.vmlinuz}, accel ${run.accel}, thp "${run.thp}")`,
-      "",
-      `prepare ${run.prepareMs} ms, guest ready at ${run.bootMs.toFixed(0)} ms, qemu wall ${run.wallMs} ms, ${files.length} files`,
-      "",
-    ];
-    const same: string[] = [];
-    const sameButSd: string[] = [];
-    const differ: string[] = [];
-    const failed: string[] = [];
-    files.forEach((rel, i) => {
-      const r = run.results[i]!;
-      if ("error" in r) {
-        failed.push(rel);
-        out.push(`## ${rel}: ERROR`, "", "```", r.error, "```", "");
-        return;
-      }
-      const want = expectedLines(rel).join("\n") + "\n";
-      const got = r.lines.join("\n") + "\n";
-      const gotNoSd = dropSd(r.lines).join("\n") + "\n";
-      if (want === got) same.push(rel);
-      else if (want === gotNoSd) sameButSd.push(rel);
-      else {
-        differ.push(rel);
-        const patch = createPatch(rel, want, gotNoSd, "6.18 .expected", `${run.uname} (sd dropped)`).split("\n").slice(2).join("\n");
-        out.push(`## ${rel}: differs (${run.scenarioMs[i]!.toFixed(0)} ms)`, "", "```diff", patch.trimEnd(), "```", "");
-      }
-    });
-    const item = (s: string) => `- ${s} (${run.scenarioMs[files.indexOf(s)]!.toFixed(0)} ms)`;
-    out.push(`## Same as .expected (${same.length})`, "", ...same.map(item), "");
-    out.push(`## Same as .expected once \`sd\` is dropped (${sameButSd.length})`, "", ...sameButSd.map(item), "");
-    out.splice(4, 0, `same ${same.length}, same but for sd ${sameButSd.length}, differ ${differ.length}, error ${failed.length}`, "");
-    mkdirSync(join(ROOT, "build"), { recursive: true });
-    const path = join(ROOT, "build", `boot-${run.uname || "unknown"}.md`);
-    writeFileSync(path, out.join("\n"));
-    console.log(`boot: ${path}: same ${same.length}, same but for sd ${sameButSd.length}, differ ${differ.length} (${differ.join(", ")}), error ${failed.length} (${failed.join(", ")})`);
-    expect(failed).toEqual([]);
-  }, 3_600_000);
 });

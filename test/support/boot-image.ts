@@ -1,0 +1,19 @@
+/**
+ * The kernel image the boot tests use: VMASIM_BOOT_KERNEL (a Debian package,
+ * glob or vmlinuz; default the newest linux-image-6.12.*+deb12-amd64-unsigned),
+ * or the reason it cannot be had here (no qemu, busybox-static, ...; the
+ * package cannot be fetched).
+ */
+import { bootAvailable, fetchKernelImage, type KernelImage } from "../../bindings/harness/boot.js";
+
+export const BOOT_PACKAGE = process.env.VMASIM_BOOT_KERNEL ?? "linux-image-6.12.*+deb12-amd64-unsigned";
+
+export function bootImage(): { image: KernelImage | null; reason: string } {
+  const check = bootAvailable();
+  if (!check.ok) return { image: null, reason: check.reason };
+  try {
+    return { image: fetchKernelImage(BOOT_PACKAGE), reason: "" };
+  } catch (e) {
+    return { image: null, reason: `kernel package ${BOOT_PACKAGE} not available: ${(e as Error).message}` };
+  }
+}
