@@ -29,7 +29,7 @@ import {
   FILE_DEV_ZERO, FILE_REGULAR, PAGE_REC_SIZE, VMA_SIZE, file_kind, file_new, file_reserve, mm_map_count, mm_merge_any,
   vma_anon, vma_chain, vma_end, vma_file, vma_flags, vma_pgoff, vma_start,
 } from "./mm_types";
-import { leaves_spanned, pages_init, pt_count_ksm, pt_leaves_in, pt_reserve, pt_reserve_fork } from "./pages";
+import { leaves_spanned, pages_init, pt_count_ksm, pt_leaves_in, pt_reserve, pt_reserve_fork, within_mm_pages } from "./pages";
 import { PAGE, do_mmap, do_munmap } from "./mmap";
 import { do_mprotect } from "./mprotect";
 import { do_mremap } from "./mremap";
@@ -85,7 +85,7 @@ function reserve_faults(mm: usize, first: u64, last: u64): bool {
     }
     v = tree_next(mm, v);
   }
-  return pt_reserve(mm, pages, leaves);
+  return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
 }
 
 /** The pages [first, last) that the bytes [addr, addr+len) touch, cut at 2^64 (touchedPages). */

@@ -11,6 +11,7 @@
 // and it is not a KSM page (a stable node still looks at a KSM page whose
 // last mapping went, to find out that it is stale).
 
+import { MAX_MM_PAGES } from "./generated/facts";
 import { CLASS_PAGE, block_alloc, block_free, block_reserve, pow2_bytes, pow2_class } from "./alloc";
 import { ksm_page_unmapped, ksm_zero_pages_add } from "./ksmd";
 import {
@@ -491,6 +492,11 @@ export function leaves_spanned(start: u64, end: u64): u64 {
   return ((end - 1) >> LEAF_SHIFT) - (start >> LEAF_SHIFT) + 1;
 }
 
+/** Whether faulting in up to pages more pages keeps mm within the simulated RAM (MAX_MM_PAGES). */
+export function within_mm_pages(mm: usize, pages: u64): bool {
+  return pages <= <u64>MAX_MM_PAGES && mm_page_count(mm) + pages <= <u64>MAX_MM_PAGES;
+}
+
 /** Room for pages new page records and leaves new leaves of mm; false if memory is exhausted. */
 export function pt_reserve(mm: usize, pages: u64, leaves: u64): bool {
   if (pages > 0x10000000 || leaves > 0x1000000) return false;
@@ -512,5 +518,5 @@ export function pt_reserve_fork(parent: usize): bool {
 /** Room for populating every page of [first, last). */
 export function pt_reserve_range(mm: usize, first: u64, last: u64): bool {
   if (first >= last) return true;
-  return pt_reserve(mm, last - first, leaves_spanned(first, last));
+  return within_mm_pages(mm, last - first) && pt_reserve(mm, last - first, leaves_spanned(first, last));
 }

@@ -16,7 +16,7 @@ import { ksm_vma_flags } from "./ksm.js";
 import type { Kernel } from "./kernel.js";
 import { File, type Mm, Vma } from "./mm_types.js";
 import { populate_vma_page_range } from "./memory.js";
-import { zap_page_range } from "./pages.js";
+import { within_mm_pages, zap_page_range } from "./pages.js";
 import { __split_vma, vma_merge_new_range, vmgNew } from "./vma.js";
 
 const PMD_PAGES = 512;
@@ -220,6 +220,9 @@ export function do_mmap(k: Kernel, mm: Mm, file: File | null, addr: number, len:
   }
   if (flags & MAP_NORESERVE) vmFlags = vmSet(vmFlags, VM_NORESERVE);
 
+  // The pages a populate will install (private writable memory) must fit the simulated RAM, checked before anything changes.
+  const populate = vmAny(vmFlags, VM_LOCKED) || (flags & MAP_POPULATE) !== 0;
+  if (populate && vmAny(vmFlags, VM_WRITE) && !vmAny(vmFlags, VM_SHARED) && !within_mm_pages(mm, len / PAGE_SIZE)) return -ENOMEM;
   const vma = __mmap_region(k, mm, file, addr, len, vmFlags, pgoff);
   if (typeof vma === "number") return vma;
   if (vmAny(vma.flags, VM_LOCKED) || (flags & MAP_POPULATE)) mm_populate(k, mm, addr / PAGE_SIZE, (addr + len) / PAGE_SIZE);

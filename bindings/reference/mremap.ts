@@ -12,7 +12,7 @@ import { FileKind } from "../engine.js";
 import type { Kernel } from "./kernel.js";
 import { type Mm, type Vma, vma_is_anonymous } from "./mm_types.js";
 import { do_munmap, get_unmapped_area, mm_populate, offsetInPage, pageAlign } from "./mmap.js";
-import { move_page_range } from "./pages.js";
+import { move_page_range, within_mm_pages } from "./pages.js";
 import { type VmaMergeStruct, dup_anon_vma, vma_merge_new_range, vma_modify_flags } from "./vma.js";
 
 /** struct vma_remap_struct, in bytes like the kernel's. */
@@ -336,6 +336,7 @@ export function do_mremap(k: Kernel, mm: Mm, addr: number, oldLen: number, newLe
   if (k.switches.mremapLegacyOrder) {
     res = do_mremap_legacy(k, mm, vrm, oldLen, newLen);
     if (res >= 0 && vrm.mlocked && vrm.newLen > vrm.oldLen) {
+      if (!within_mm_pages(mm, (vrm.newLen - vrm.oldLen) / PAGE_SIZE)) return -ENOMEM;
       mm_populate(k, mm, (vrm.newAddr + vrm.oldLen) / PAGE_SIZE, (vrm.newAddr + vrm.newLen) / PAGE_SIZE);
     }
     return res;
@@ -351,6 +352,8 @@ export function do_mremap(k: Kernel, mm: Mm, addr: number, oldLen: number, newLe
     res = vrm_implies_new_addr(vrm) ? mremap_to(k, mm, vrm) : mremap_at(k, mm, vrm);
   }
   if (res >= 0 && vrm.mlocked && vrm.newLen > vrm.oldLen) {
+    // A populate that would not fit the simulated RAM fails after the move, as in the Wasm engine.
+    if (!within_mm_pages(mm, (vrm.newLen - vrm.oldLen) / PAGE_SIZE)) return -ENOMEM;
     mm_populate(k, mm, (vrm.newAddr + vrm.oldLen) / PAGE_SIZE, (vrm.newAddr + vrm.newLen) / PAGE_SIZE);
   }
   return res;

@@ -5,6 +5,8 @@
  * Shared mappings, read faults (the zero page) and page-cache pages are not
  * anonymous and are not tracked.
  */
+import { MAX_MM_PAGES, VM_SHARED, VM_WRITE } from "../kernel/facts.js";
+import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import { KSM_ZERO_PAGE, type Mm, Page } from "./mm_types.js";
 
@@ -32,6 +34,24 @@ export function pages_in_range(mm: Mm, start: number, end: number): number[] {
   const out: number[] = [];
   for (let i = first_page_at(list, start); i < list.length && list[i]! < end; i++) out.push(list[i]!);
   return out;
+}
+
+/** Whether faulting in up to pages more pages keeps mm within the simulated RAM (MAX_MM_PAGES). */
+export function within_mm_pages(mm: Mm, pages: number): boolean {
+  return pages <= MAX_MM_PAGES && mm.pages.size + pages <= MAX_MM_PAGES;
+}
+
+/**
+ * Whether there is room for faulting in every page of [first, last) that a
+ * private writable VMA covers (only there does a write or populate install a
+ * page): the check a write, mlock or MADV_POPULATE_WRITE makes first.
+ */
+export function fault_room(mm: Mm, first: number, last: number): boolean {
+  let pages = 0;
+  for (let v = mm.tree.find(first); v !== null && v.start < last; v = mm.tree.next(v)) {
+    if (vmAny(v.flags, VM_WRITE) && !vmAny(v.flags, VM_SHARED)) pages += Math.min(last, v.end) - Math.max(first, v.start);
+  }
+  return within_mm_pages(mm, pages);
 }
 
 function set_pte(mm: Mm, vpn: number, page: Page): void {

@@ -267,6 +267,38 @@ describe("write() with a cycle of 0 values", () => {
   });
 });
 
+describe("the simulated RAM of a process (MAX_MM_PAGES)", () => {
+  it("a populate, write or mlock that could not fit is ENOMEM on both engines and changes nothing", () => {
+    const text = [
+      // 2^32 pages populated at once: once a crash of the reference engine (its page Map overflowed).
+      "mmap 0x100000000000 0x100000000000 rw- private|anon|fixed|populate",
+      "mmap 0x100000000000 0x900000000 rw- private|anon|fixed",
+      "write 0x100000000000 0x900000000 1",
+      "mlock 0x100000000000 0x900000000",
+      "madvise 0x100000000000 0x900000000 populate_write",
+      "write 0x100000000000 4p 1",
+      "madvise 0x100000000000 0x7ffff0000 populate_write",
+      "write 0x100000000000 0x800000000 2",
+      // Now 0x7ffff0 pages are present: 16 more fit, 17 do not.
+      "mmap 0x180000000000 17p rw- private|anon|fixed|populate",
+      "mmap 0x180000000000 16p rw- private|anon|fixed|populate",
+      "maps",
+    ].join("\n");
+    const ts = runScenarioLines(text, { engine: "ts" });
+    expect(runScenarioLines(text, { engine: "wasm" })).toEqual(ts);
+    expect(ts.filter((l) => l.startsWith("! "))).toEqual([
+      "! 1 mmap ENOMEM",
+      "! 3 write ENOMEM",
+      "! 4 mlock ENOMEM",
+      "! 5 madvise ENOMEM",
+      "! 8 write ENOMEM",
+      "! 9 mmap ENOMEM",
+    ]);
+    // The failed calls changed nothing: no mlock, no 17-page mapping.
+    expect(ts.filter((l) => !l.startsWith("! "))).toEqual(["100000000000-100900000000 rw-p 00000000", "180000000000-180000010000 rw-p 00000000"]);
+  });
+});
+
 describe("KSM scenario files: the Wasm engine gives .expected", () => {
   const names = Object.keys(vms).sort();
   it("there are KSM scenarios, each with a .expected", () => {
