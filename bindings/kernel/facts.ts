@@ -17,12 +17,13 @@ export const DEFAULT_MAX_MAP_COUNT = 65530;
 /** stack_guard_gap default: 256 pages. */
 export const STACK_GUARD_GAP_PAGES = 256;
 /**
- * The simulated RAM of one process: at most 2^23 present pages (32 GiB). A
+ * The simulated RAM of one process: at most 15 * 2^20 present pages (60 GiB;
+ * the reference engine's page Map holds under 2^24 entries). A
  * write, populate or mlock that could fault in more fails with ENOMEM before
  * it changes anything (a simulation limit, not a kernel fact: the kernel
  * would reclaim, or OOM-kill). Both engines check it at the same points.
  */
-export const MAX_MM_PAGES = 0x800000;
+export const MAX_MM_PAGES = 0xf00000;
 /** The report window of the scenario format: [0x100000000000, 0x200000000000). */
 export const WINDOW_START = 0x100000000000;
 export const WINDOW_END = 0x200000000000;

@@ -16,6 +16,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Simulation } from "../../bindings/facade.js";
 import { CORE_WASM_BASE64 } from "../../bindings/generated/core-wasm.js";
+import { MAX_MM_PAGES } from "../../bindings/kernel/facts.js";
 import { KSM_KNOB_NAMES } from "../../bindings/kernel/kstrto.js";
 import { calc_checksum, memcmp_pages } from "../../bindings/reference/ksmd.js";
 import { ScenarioError } from "../../bindings/scenario/commands.js";
@@ -269,19 +270,21 @@ describe("write() with a cycle of 0 values", () => {
 
 describe("the simulated RAM of a process (MAX_MM_PAGES)", () => {
   it("a populate, write or mlock that could not fit is ENOMEM on both engines and changes nothing", () => {
+    const hex = (pages: number) => `0x${(pages * 4096).toString(16)}`;
     const text = [
       // 2^32 pages populated at once: once a crash of the reference engine (its page Map overflowed).
       "mmap 0x100000000000 0x100000000000 rw- private|anon|fixed|populate",
-      "mmap 0x100000000000 0x900000000 rw- private|anon|fixed",
-      "write 0x100000000000 0x900000000 1",
-      "mlock 0x100000000000 0x900000000",
-      "madvise 0x100000000000 0x900000000 populate_write",
+      `mmap 0x100000000000 ${hex(MAX_MM_PAGES + 1)} rw- private|anon|fixed`,
+      `write 0x100000000000 ${hex(MAX_MM_PAGES + 1)} 1`,
+      `mlock 0x100000000000 ${hex(MAX_MM_PAGES)}`,
+      `madvise 0x100000000000 ${hex(MAX_MM_PAGES + 1)} populate_write`,
       "write 0x100000000000 4p 1",
-      "madvise 0x100000000000 0x7ffff0000 populate_write",
-      "write 0x100000000000 0x800000000 2",
-      // Now 0x7ffff0 pages are present: 16 more fit, 17 do not.
-      "mmap 0x180000000000 17p rw- private|anon|fixed|populate",
-      "mmap 0x180000000000 16p rw- private|anon|fixed|populate",
+      // 4 pages present: a range of MAX - 3 more private writable pages could not fit.
+      `write 0x100000000000 ${hex(MAX_MM_PAGES - 3)} 2`,
+      `mmap 0x180000000000 ${hex(MAX_MM_PAGES - 3)} rw- private|anon|fixed|populate`,
+      // Shared or read-only memory installs no private pages: no limit.
+      `mmap 0x180000000000 ${hex(MAX_MM_PAGES)} r-- private|anon|fixed|populate`,
+      "mmap 0x1c0000000000 16p rw- private|anon|fixed|populate",
       "maps",
     ].join("\n");
     const ts = runScenarioLines(text, { engine: "ts" });
@@ -291,11 +294,15 @@ describe("the simulated RAM of a process (MAX_MM_PAGES)", () => {
       "! 3 write ENOMEM",
       "! 4 mlock ENOMEM",
       "! 5 madvise ENOMEM",
-      "! 8 write ENOMEM",
-      "! 9 mmap ENOMEM",
+      "! 7 write ENOMEM",
+      "! 8 mmap ENOMEM",
     ]);
-    // The failed calls changed nothing: no mlock, no 17-page mapping.
-    expect(ts.filter((l) => !l.startsWith("! "))).toEqual(["100000000000-100900000000 rw-p 00000000", "180000000000-180000010000 rw-p 00000000"]);
+    // The failed calls changed nothing: no mlock (no 'lo'), no writable mapping at 0x180000000000.
+    expect(ts.filter((l) => !l.startsWith("! "))).toEqual([
+      `100000000000-${(0x100000000000 + (MAX_MM_PAGES + 1) * 4096).toString(16)} rw-p 00000000`,
+      `180000000000-${(0x180000000000 + MAX_MM_PAGES * 4096).toString(16)} r--p 00000000`,
+      "1c0000000000-1c0000010000 rw-p 00000000",
+    ]);
   });
 });
 
