@@ -81,6 +81,8 @@ describe.skipIf(image === null)("scenarios on a booted kernel", () => {
         `${run.kvmFallback ? ` (KVM given up: ${run.kvmFallback})` : ""}, thp "${run.thp}", ` +
         `prepare ${run.prepareMs} ms, guest ready at ${run.bootMs.toFixed(0)} ms, qemu wall ${run.wallMs} ms, per scenario (ms): ${ms}`,
     );
+    // Once seen locally and not reproduced: most tests failing together. If the guest did not come up, show why.
+    if (run.uname !== image!.version) console.log(`boot: the guest did not report its version; console tail:\n${run.console.slice(-4000)}`);
   }, 900_000);
 
   it("boots the package's kernel", () => {
