@@ -189,7 +189,7 @@ function exec(c: usize): f64 {
       return <f64>do_madvise(mm, arg(c, 0), arg(c, 1), advice);
     }
     case OP_MLOCK:
-      if (!reserve_faults(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)) + 1)) return -<f64>ENOMEM;
+      if (!reserve_faults(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)))) return -<f64>ENOMEM;
       return <f64>do_mlock(mm, arg(c, 0), arg(c, 1));
     case OP_MUNLOCK:
       return <f64>do_munlock(mm, arg(c, 0), arg(c, 1));

@@ -113,6 +113,18 @@ export function contentArg(lo: number, hi: number): bigint {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/** Write a command at slot offset i of cmds, in the layout runCommand and the Wasm engine's exec() read. */
+export function putCommand(cmds: Float64Array, i: number, op: number, pid: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number): void {
+  cmds[i] = op;
+  cmds[i + 1] = pid;
+  cmds[i + 2] = a0;
+  cmds[i + 3] = a1;
+  cmds[i + 4] = a2;
+  cmds[i + 5] = a3;
+  cmds[i + 6] = a4;
+  cmds[i + 7] = a5;
+}
+
 /** Run command i of a batch on an engine's own methods (what submit() means, for engines without a faster path). */
 export function runCommand(e: Engine, cmds: Float64Array, i: number): number {
   const c = i * CMD_SLOTS;

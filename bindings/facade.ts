@@ -3,7 +3,7 @@
  * answer the kernel's calls. It is the only way in to an engine; results are
  * plain typed objects and failures are errno names, never exceptions.
  */
-import { type Engine, FileKind, type VmaInfo } from "./engine.js";
+import { type Engine, FileKind, type VmaInfo, putCommand } from "./engine.js";
 import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, lookup, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
 import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
 import { KSM_KNOB_NAMES, type KsmKnobName, parseKnobValue } from "./kernel/kstrto.js";
@@ -177,17 +177,8 @@ export class Batch {
       bigger.set(this.cmds);
       this.cmds = bigger;
     }
-    const c = this.cmds;
-    const i = this.used;
-    c[i] = op;
-    c[i + 1] = p.pid;
-    c[i + 2] = a0;
-    c[i + 3] = a1;
-    c[i + 4] = a2;
-    c[i + 5] = a3;
-    c[i + 6] = a4;
-    c[i + 7] = a5;
-    this.used = i + CMD_SLOTS;
+    putCommand(this.cmds, this.used, op, p.pid, a0, a1, a2, a3, a4, a5);
+    this.used += CMD_SLOTS;
     return this;
   }
 

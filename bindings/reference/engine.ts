@@ -19,10 +19,6 @@ import { do_mprotect } from "./mprotect.js";
 import { do_mremap } from "./mremap.js";
 import { fault_room } from "./pages.js";
 
-/** The pages [first, last) that a call's range is checked over (index.ts first_page/last_page). */
-const firstPage = (addr: number): number => Math.floor(addr / PAGE_SIZE);
-const lastPage = (addr: number, len: number): number => Math.min(Math.ceil((addr + len) / PAGE_SIZE), 2 ** 52);
-
 function info(v: Vma): VmaInfo {
   return {
     start: v.start * PAGE_SIZE,
@@ -106,7 +102,7 @@ export class ReferenceEngine implements Engine {
   }
 
   madvise(pid: number, addr: number, len: number, advice: number): number {
-    if (advice === MADV_POPULATE_WRITE && !fault_room(this.mm(pid), firstPage(addr), lastPage(addr, len))) return -ENOMEM;
+    if (advice === MADV_POPULATE_WRITE && !fault_room(this.mm(pid), ...touchedPages(addr, len))) return -ENOMEM;
     return do_madvise(this.k, this.mm(pid), addr, len, advice);
   }
 
@@ -115,7 +111,7 @@ export class ReferenceEngine implements Engine {
   }
 
   mlock(pid: number, addr: number, len: number): number {
-    if (!fault_room(this.mm(pid), firstPage(addr), lastPage(addr, len) + 1)) return -ENOMEM;
+    if (!fault_room(this.mm(pid), ...touchedPages(addr, len))) return -ENOMEM;
     return do_mlock(this.k, this.mm(pid), addr, len);
   }
 
@@ -129,7 +125,7 @@ export class ReferenceEngine implements Engine {
 
   writePages(pid: number, addr: number, len: number, mode: number, arg: bigint): number {
     const [first, last] = touchedPages(addr, len);
-    if (!fault_room(this.mm(pid), firstPage(addr), lastPage(addr, len))) return -ENOMEM;
+    if (!fault_room(this.mm(pid), first, last)) return -ENOMEM;
     const value = BigInt.asUintN(64, arg);
     // A cycle of 0 values has no page content (the scenario parser never makes one).
     if (mode === 2 && value === 0n) return -EINVAL;

@@ -5,7 +5,7 @@
  * submit() drains whole batches of commands in one crossing.
  */
 import { instantiateSync } from "@assemblyscript/loader";
-import { type Engine, type FileKind, type VmaInfo } from "../engine.js";
+import { type Engine, type FileKind, type VmaInfo, putCommand } from "../engine.js";
 import { CORE_WASM_BASE64 } from "../generated/core-wasm.js";
 import { DEFAULT_KERNEL, KERNEL_PRESETS, type KernelSwitches } from "../kernel/versions.js";
 import {
@@ -78,19 +78,11 @@ export class WasmEngine implements Engine {
   }
 
   private call(op: number, pid: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
-    let m = this.view();
     const i = this.cmdPtr / 8;
-    m[i] = op;
-    m[i + 1] = pid;
-    m[i + 2] = a0;
-    m[i + 3] = a1;
-    m[i + 4] = a2;
-    m[i + 5] = a3;
-    m[i + 6] = a4;
-    m[i + 7] = a5;
+    putCommand(this.view(), i, op, pid, a0, a1, a2, a3, a4, a5);
     this.x.run(1);
-    m = this.view();
-    return m[i]!;
+    // run() may have grown memory: a fresh view reads the result.
+    return this.view()[i]!;
   }
 
   /**

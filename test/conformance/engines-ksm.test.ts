@@ -276,7 +276,7 @@ describe("the simulated RAM of a process (MAX_MM_PAGES)", () => {
       "mmap 0x100000000000 0x100000000000 rw- private|anon|fixed|populate",
       `mmap 0x100000000000 ${hex(MAX_MM_PAGES + 1)} rw- private|anon|fixed`,
       `write 0x100000000000 ${hex(MAX_MM_PAGES + 1)} 1`,
-      `mlock 0x100000000000 ${hex(MAX_MM_PAGES)}`,
+      `mlock 0x100000000000 ${hex(MAX_MM_PAGES + 1)}`,
       `madvise 0x100000000000 ${hex(MAX_MM_PAGES + 1)} populate_write`,
       "write 0x100000000000 4p 1",
       // 4 pages present: a range of MAX - 3 more private writable pages could not fit.
