@@ -335,13 +335,7 @@ export function do_mremap(mm: usize, addr: f64, oldLen: f64, newLen: f64, flags:
   let res: f64;
   if (sw(SW_MREMAP_LEGACY_ORDER)) {
     res = do_mremap_legacy(mm, r, oldLen, newLen);
-    if (res >= 0 && r.mlocked && r.newLen > r.oldLen) {
-      const first = <u64>((r.newAddr + r.oldLen) / PAGE);
-      const last = <u64>((r.newAddr + r.newLen) / PAGE);
-      if (!pt_reserve_range(mm, first, last)) return -<f64>ENOMEM;
-      mm_populate(mm, first, last);
-    }
-    return res;
+    return res >= 0 ? mremap_populate_expand(mm, r, res) : res;
   }
   res = <f64>check_mremap_params(mm, r);
   if (res != 0) return res;
@@ -353,12 +347,19 @@ export function do_mremap(mm: usize, addr: f64, oldLen: f64, newLen: f64, flags:
     if (res != 0) return res;
     res = vrm_implies_new_addr(r) ? mremap_to(mm, r) : mremap_at(mm, r);
   }
-  if (res >= 0 && r.mlocked && r.newLen > r.oldLen) {
-    // The pages the populate installs: a reservation failure here (memory exhausted) comes after the move.
-    const first = <u64>((r.newAddr + r.oldLen) / PAGE);
-    const last = <u64>((r.newAddr + r.newLen) / PAGE);
-    if (!pt_reserve_range(mm, first, last)) return -<f64>ENOMEM;
-    mm_populate(mm, first, last);
-  }
+  return res >= 0 ? mremap_populate_expand(mm, r, res) : res;
+}
+
+/**
+ * An mlocked mapping that grew has its new tail faulted in (the kernel's
+ * populate_expand); res is the call's result. Room for those pages is
+ * checked after the move, so running out of it is ENOMEM with the move done.
+ */
+function mremap_populate_expand(mm: usize, r: Vrm, res: f64): f64 {
+  if (!r.mlocked || r.newLen <= r.oldLen) return res;
+  const first = <u64>((r.newAddr + r.oldLen) / PAGE);
+  const last = <u64>((r.newAddr + r.newLen) / PAGE);
+  if (!pt_reserve_range(mm, first, last)) return -<f64>ENOMEM;
+  mm_populate(mm, first, last);
   return res;
 }

@@ -335,11 +335,7 @@ export function do_mremap(k: Kernel, mm: Mm, addr: number, oldLen: number, newLe
   let res: number;
   if (k.switches.mremapLegacyOrder) {
     res = do_mremap_legacy(k, mm, vrm, oldLen, newLen);
-    if (res >= 0 && vrm.mlocked && vrm.newLen > vrm.oldLen) {
-      if (!within_mm_pages(mm, (vrm.newLen - vrm.oldLen) / PAGE_SIZE)) return -ENOMEM;
-      mm_populate(k, mm, (vrm.newAddr + vrm.oldLen) / PAGE_SIZE, (vrm.newAddr + vrm.newLen) / PAGE_SIZE);
-    }
-    return res;
+    return res >= 0 ? mremap_populate_expand(k, mm, vrm, res) : res;
   }
   res = check_mremap_params(k, mm, vrm);
   if (res) return res;
@@ -351,10 +347,17 @@ export function do_mremap(k: Kernel, mm: Mm, addr: number, oldLen: number, newLe
     if (res) return res;
     res = vrm_implies_new_addr(vrm) ? mremap_to(k, mm, vrm) : mremap_at(k, mm, vrm);
   }
-  if (res >= 0 && vrm.mlocked && vrm.newLen > vrm.oldLen) {
-    // A populate that would not fit the simulated RAM fails after the move, as in the Wasm engine.
-    if (!within_mm_pages(mm, (vrm.newLen - vrm.oldLen) / PAGE_SIZE)) return -ENOMEM;
-    mm_populate(k, mm, (vrm.newAddr + vrm.oldLen) / PAGE_SIZE, (vrm.newAddr + vrm.newLen) / PAGE_SIZE);
-  }
+  return res >= 0 ? mremap_populate_expand(k, mm, vrm, res) : res;
+}
+
+/**
+ * An mlocked mapping that grew has its new tail faulted in (the kernel's
+ * populate_expand); res is the call's result. A tail that would not fit the
+ * simulated RAM is ENOMEM with the move done, as in the Wasm engine.
+ */
+function mremap_populate_expand(k: Kernel, mm: Mm, vrm: Vrm, res: number): number {
+  if (!vrm.mlocked || vrm.newLen <= vrm.oldLen) return res;
+  if (!within_mm_pages(mm, (vrm.newLen - vrm.oldLen) / PAGE_SIZE)) return -ENOMEM;
+  mm_populate(k, mm, (vrm.newAddr + vrm.oldLen) / PAGE_SIZE, (vrm.newAddr + vrm.newLen) / PAGE_SIZE);
   return res;
 }
