@@ -534,3 +534,44 @@ export function tree_iter_next(): usize {
   itLeaf = n_ptr(itInner, itIi);
   return n_ptr(itLeaf, 0);
 }
+
+// ---- what warm.ts needs to warm a batch's paths --------------------------------------
+
+/** The leaf find() would reach for page, or 0 (reads the top array and one inner node, both hot). */
+export function tree_leaf_of(mm: usize, page: u64): usize {
+  const tn = top_count(mm);
+  if (tn == 0) return 0;
+  const keys = top_keys(mm);
+  let base: usize = 0;
+  let len: usize = <usize>tn;
+  while (len > 1) {
+    const half = len >> 1;
+    base = select<usize>(base + half, base, load<u64>(keys + ((base + half - 1) << 3)) <= page);
+    len -= half;
+  }
+  const ti = <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
+  if (ti == tn) return 0;
+  const inner = top_node(mm, ti);
+  return n_ptr(inner, count_le(inner, page));
+}
+
+/** Load a word of each of leaf's key lines and of its pointers and count. */
+// @ts-ignore: decorator
+@inline export function tree_warm_leaf(leaf: usize): u32 {
+  return load<u32>(leaf) ^ load<u32>(leaf, 64) ^ load<u32>(leaf, 128) ^ load<u32>(leaf, 192) ^ load<u32>(leaf, 256) ^
+    load<u32>(leaf + PTRS) ^ load<u32>(leaf + PTRS + 64) ^ load<u32>(leaf + COUNT);
+}
+
+/**
+ * The records at and around page's position in leaf (whose lines are warm):
+ * the one found, its neighbours, and the one after (where a syscall moving
+ * on continues), into out[0..3] (0 where none).
+ */
+export function tree_records_near(leaf: usize, page: u64, out: usize): void {
+  const li = count_le(leaf, page);
+  const n = n_count(leaf);
+  store<u32>(out, li < n ? <u32>n_ptr(leaf, li) : 0);
+  store<u32>(out, li > 0 ? <u32>n_ptr(leaf, li - 1) : 0, 4);
+  store<u32>(out, li + 1 < n ? <u32>n_ptr(leaf, li + 1) : 0, 8);
+  store<u32>(out, li + 2 < n ? <u32>n_ptr(leaf, li + 2) : 0, 12);
+}

@@ -5,7 +5,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Simulation } from "../../bindings/facade.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
+import { XorShift } from "../../bindings/scenario/workloads.js";
 import { randomScenario } from "../support/random-scenario.js";
 
 // In the browser project there is no process.env: the default applies.
@@ -20,5 +22,54 @@ describe("reference engine vs Wasm engine", () => {
       }),
       { numRuns: runs },
     );
+  });
+});
+
+/**
+ * An address space past the size from which the Wasm engine warms each
+ * batch's tree paths before running it (assembly/warm.ts, 2^17 VMAs): the
+ * warming only loads, so every result and the final VMAs must still equal
+ * the reference engine's, with commands in one batch that change the very
+ * leaves the batch warmed.
+ */
+describe("reference engine vs Wasm engine on a big address space", () => {
+  it("150k VMAs, 6000 batched calls of every one-address kind: identical results and VMAs", () => {
+    const BASE = 0x100000000000;
+    const PAGE = 4096;
+    const n = 300_000;
+    const run = (engine: "ts" | "wasm") => {
+      const sim = new Simulation({ engine });
+      sim.maxMapCount = n + 65530;
+      const p = sim.process("main");
+      const b = sim.batch();
+      for (let i = 0; i < n; i++) {
+        // Runs of 2 pages alternating rw-/r--: 150k VMAs.
+        b.mmap(p, BASE + i * PAGE, PAGE, (i >> 1) & 1 ? 1 : 3, 0x22 | 0x10);
+        if (b.length === 65536) b.runRaw();
+      }
+      b.runRaw();
+      const rng = new XorShift(7);
+      const results: number[] = [];
+      for (let k = 0; k < 6000; k++) {
+        const addr = BASE + rng.int(-4, n + 4) * PAGE;
+        const len = rng.int(1, 3) * PAGE;
+        const kind = rng.int(0, 9);
+        if (kind < 6) b.mprotect(p, addr, len, rng.int(0, 1) ? 1 : 3);
+        else if (kind === 6) b.munmap(p, addr, len);
+        else if (kind === 7) b.mmap(p, addr, len, rng.int(0, 1) ? 1 : 3, 0x22 | 0x10);
+        else if (kind === 8) b.madvise(p, addr, len, rng.int(0, 1) ? "dontfork" : "dofork");
+        else b.write(p, addr, len);
+        if (b.length === 100) results.push(...b.runRaw());
+      }
+      results.push(...b.runRaw());
+      return { results, count: p.mapCount, vmas: JSON.stringify(p.vmas(BASE - 16 * PAGE, BASE + (n + 16) * PAGE)) };
+    };
+    const wasm = run("wasm");
+    const ts = run("ts");
+    expect(wasm.count).toBeGreaterThan(1 << 17);
+    expect(wasm.results.filter((r) => r < 0).length).toBeGreaterThan(0);
+    expect(wasm.results).toEqual(ts.results);
+    expect(wasm.count).toBe(ts.count);
+    expect(wasm.vmas === ts.vmas).toBe(true);
   });
 });

@@ -1,0 +1,77 @@
+// Warming a batch's tree paths before its commands run (Wasm engine only:
+// the reference engine has nothing like it, and no result depends on it).
+//
+// At a million VMAs a random syscall's leaf and VMA records are cache
+// misses, and one find() takes them one after the other: the leaf, then the
+// records, each a memory round trip, with nothing else for the CPU to do
+// meanwhile. run() hands each group of commands to warm_group() first, which
+// looks them all up in passes that each end in a short loop of independent
+// loads (the leaves; their lines; the records near each page), so that the
+// misses of the whole group are in flight together and the commands then run
+// on warm lines. Only loads: a guess made stale by an earlier command of the
+// group costs a miss, never a wrong result.
+
+import { CMD_SLOTS, OP_MADVISE, OP_MMAP, OP_MPROTECT, OP_MUNMAP } from "./generated/abi";
+import { mm_of } from "./kernel";
+import { mm_map_count } from "./mm_types";
+import { PAGE } from "./mmap";
+import { tree_leaf_of, tree_records_near, tree_warm_leaf } from "./tree";
+
+/** Commands looked up together before they run. */
+export const WARM_GROUP: u32 = 32;
+/**
+ * Warm only trees this big: smaller ones stay in the caches (about 53 bytes
+ * a VMA against a last-level cache of tens of MiB), and there the extra
+ * lookups cost more than they save (measured: a loss at 50k VMAs, a gain
+ * from 150k on).
+ */
+const WARM_MIN_VMAS: u32 = 1 << 17;
+/** Each command's leaf (0: not a one-address command, or a small tree). */
+const warmLeaf = memory.data(<i32>(WARM_GROUP * 4), 16);
+/** Each command's page. */
+const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
+/** Four records near each command's page (tree_records_near). */
+const warmRecord = memory.data(<i32>(WARM_GROUP * 16), 16);
+/** Where the warming loads' values go, so that they are not optimized away. */
+let warmSink: u32 = 0;
+
+/** The leaf of a one-address command (mmap, munmap, mprotect, madvise) in a big tree, else 0. */
+function command_leaf(c: usize, j: u32): usize {
+  const op = <u32>load<f64>(c);
+  if (op != OP_MPROTECT && op != OP_MUNMAP && op != OP_MMAP && op != OP_MADVISE) return 0;
+  const a = load<f64>(c, 16);
+  if (!(a >= 0 && a < 9007199254740992.0)) return 0;
+  const mm = mm_of(<u32>load<f64>(c, 8));
+  if (mm == 0 || mm_map_count(mm) < WARM_MIN_VMAS) return 0;
+  const page = <u64>(a / PAGE);
+  store<u64>(warmPage + (<usize>j << 3), page);
+  return tree_leaf_of(mm, page);
+}
+
+/** Warm the paths of the n commands (n <= WARM_GROUP) starting at command buffer address first. */
+export function warm_group(first: usize, n: u32): void {
+  let any = false;
+  for (let j: u32 = 0; j < n; j++) {
+    const leaf = command_leaf(first + (<usize>j * CMD_SLOTS << 3), j);
+    store<u32>(warmLeaf + (<usize>j << 2), <u32>leaf);
+    if (leaf != 0) any = true;
+  }
+  if (!any) return;
+  let t: u32 = 0;
+  for (let j: u32 = 0; j < n; j++) {
+    const leaf = <usize>load<u32>(warmLeaf + (<usize>j << 2));
+    if (leaf != 0) t ^= tree_warm_leaf(leaf);
+  }
+  for (let j: u32 = 0; j < n; j++) {
+    const leaf = <usize>load<u32>(warmLeaf + (<usize>j << 2));
+    const out = warmRecord + (<usize>j << 4);
+    if (leaf != 0) tree_records_near(leaf, load<u64>(warmPage + (<usize>j << 3)), out);
+    else memory.fill(out, 0, 16);
+  }
+  // A 40-byte record may straddle two cache lines: load both ends.
+  for (let k: u32 = 0; k < n * 4; k++) {
+    const p = <usize>load<u32>(warmRecord + (<usize>k << 2));
+    if (p != 0) t ^= load<u32>(p) ^ load<u32>(p, 36);
+  }
+  warmSink ^= t;
+}
