@@ -301,6 +301,9 @@ export function translate(commands: readonly Command[], dir: string): Translatio
       case "ksm":
         for (const [key, value] of c.settings) out.push(`ksm ${L} ${key} ${value}`);
         break;
+      case "ksm_get":
+        for (const key of c.keys) out.push(`ksm_get ${L} ${key}`);
+        break;
       case "ksm_scan":
         out.push(`ksm_scan ${L} ${d(c.n)}`);
         break;
@@ -410,6 +413,9 @@ export function report(commands: readonly Command[], lines: readonly string[], n
         break;
       case "ksm_stat":
         out.push(...rec.kvs(c.line));
+        break;
+      case "ksm_get":
+        for (let k = 0; k < c.keys.length; k++) out.push(...rec.kvs(c.line));
         break;
       case "ksm":
         for (let k = 0; k < c.settings.length; k++) {
