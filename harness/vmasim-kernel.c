@@ -473,7 +473,14 @@ static void restore_knobs(void)
 	char path[256];
 	int unmerged = 0;
 	const char *run_orig = NULL;
-	for (int i = 0; i < nknobs; i++) {
+	/*
+	 * advisor_mode first: while scan-time is on a pages_to_scan write is
+	 * EINVAL, and switching the mode resets pages_to_scan.
+	 */
+	for (int k = 0; k < 2 * nknobs; k++) {
+		int i = k % nknobs;
+		if ((k < nknobs) != (strcmp(knobs[i].key, "advisor_mode") == 0))
+			continue;
 		if (strcmp(knobs[i].key, "run") == 0) {
 			run_orig = knobs[i].orig;
 			continue;

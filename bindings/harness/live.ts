@@ -176,7 +176,9 @@ function restoreKnobs(snap: KnobSnapshot): string[] {
     }
   };
   let unmerged = false;
-  for (const [name, orig] of snap.ksm) {
+  // advisor_mode first: while scan-time is on a pages_to_scan write is EINVAL, and switching the mode resets pages_to_scan.
+  const order = [...snap.ksm].sort(([a], [b]) => Number(b === "advisor_mode") - Number(a === "advisor_mode"));
+  for (const [name, orig] of order) {
     if (name === "run") continue;
     const path = join(KSM_DIR, name);
     if (readKnob(path) === orig) continue;
