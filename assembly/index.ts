@@ -20,8 +20,8 @@ import { dup_mmap } from "./fork";
 import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from "./kernel";
 import { prctl_set_memory_merge } from "./ksm";
 import {
-  ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, global_stat, ksm_reserve_slot, ksm_write_pages_needed, memcmp_pages,
-  proc_ksm_stat, run_for, scan_passes, write_knob,
+  ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, global_stat, knob_values, ksm_reserve_slot, ksm_write_pages_needed,
+  memcmp_pages, proc_ksm_stat, run_for, scan_passes, write_knob,
 } from "./ksmd";
 import { read_pages, write_pages } from "./memory";
 import { do_mlock, do_munlock } from "./mlock";
@@ -271,6 +271,11 @@ export function ksm_stat(pid: u32): u32 {
 /** The counters of /sys/kernel/mm/ksm and the simulated clock into the output buffer (KSM_GLOBAL_SLOTS f64). */
 export function ksm_global(): void {
   global_stat(out);
+}
+
+/** The values of the knobs of /sys/kernel/mm/ksm into the output buffer (KSM_KNOB_SLOTS f64, KSM_KNOB_NAMES order). */
+export function ksm_knobs(): void {
+  knob_values(out);
 }
 
 /** Test hook: calc_checksum() of the 64-bit content hi:lo. */

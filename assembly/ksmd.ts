@@ -35,6 +35,7 @@ import {
 import { NO_PAGE, page_release, page_unmap, pt_count_ksm, pt_get, pt_next, pt_replace, ptPage, unshare_ksm_range } from "./pages";
 import { rb_erase, rb_first, rb_insert_color, rb_left, rb_link_node, rb_next, rb_replace_node, rb_right, rb_root_node } from "./rbtree";
 import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_lookup, tree_next } from "./tree";
+import { advisor_start_scan, advisor_stop_scan, knob_u64, set_advisor_defaults } from "./ksm_advisor";
 
 const UNSTABLE: u32 = 1;
 const STABLE: u32 = 2;
@@ -267,6 +268,8 @@ const stableRoot = memory.data(4);
 const unstableRoot = memory.data(4);
 /** Simulated time (ms). */
 let clock: f64 = 0;
+/** ksmd's CPU time (ns, task_sched_runtime()): the batch cost model, whatever sleep_millisecs is. */
+let runtime: u64 = 0;
 let pagesShared: i64 = 0;
 let pagesSharing: i64 = 0;
 let pagesUnshared: i64 = 0;
@@ -965,7 +968,8 @@ function scan_mm(mm: usize): usize {
 function scan_get_next_rmap_item(): usize {
   if (slotCount == 0) return 0;
   if (curSlot == 0) {
-    // A new pass: the unstable tree starts empty; old items keep their flag.
+    // A new pass: the advisor notes its start; the unstable tree starts empty; old items keep their flag.
+    advisor_start_scan(kAdvisorMode, clock);
     store<u32>(unstableRoot, 0);
     arena_reset();
     curSlot = slotHead;
@@ -989,6 +993,9 @@ function scan_get_next_rmap_item(): usize {
     curAddr = 0;
     curLink = curSlot + SL_ITEMS;
   }
+  kPagesToScan = advisor_stop_scan(
+    kAdvisorMode, clock, runtime, kPagesToScan, kAdvisorTargetScanTime, kAdvisorMaxCpu, kAdvisorMaxPages,
+  );
   seqnr++;
   return 0;
 }
@@ -1035,13 +1042,24 @@ function batch_ms(processed: f64): f64 {
   return Math.ceil(kSleepMs / JIFFY_MS) * JIFFY_MS;
 }
 
+/**
+ * One turn of ksm_scan_thread(): a batch, its CPU cost added to ksmd's
+ * runtime (10 us plus 2 us per processed page, always), then the time until
+ * the next batch on the clock.
+ */
+function ksm_scan_thread_turn(): void {
+  const processed = ksm_do_scan();
+  runtime += <u64>(BATCH_US * 1000 + processed * PAGE_US * 1000);
+  clock += batch_ms(processed);
+}
+
 /** Run ksmd until n more passes are complete: 0, -1 if it cannot (stopped or nothing to scan), -ENOMEM. */
 export function scan_passes(n: f64): f64 {
   const target = <f64>seqnr + n;
   outOfMemory = false;
   while (<f64>seqnr < target) {
     if (!should_run() || kPagesToScan == 0) return -1;
-    clock += batch_ms(ksm_do_scan());
+    ksm_scan_thread_turn();
     if (outOfMemory) return -<f64>ENOMEM;
   }
   return 0;
@@ -1056,7 +1074,7 @@ export function run_for(ms: f64): f64 {
       clock = end;
       return 0;
     }
-    clock += batch_ms(ksm_do_scan());
+    ksm_scan_thread_turn();
     if (outOfMemory) return -<f64>ENOMEM;
   }
   return 0;
@@ -1204,7 +1222,7 @@ export function write_knob(knob: i32, u: f64, i: f64, b: f64, mode: f64): i32 {
       if (mode < 0) return -<i32>EINVAL;
       if (mode != kAdvisorMode) {
         kAdvisorMode = mode;
-        kPagesToScan = mode == 0 ? 100 : kAdvisorMinPages;
+        kPagesToScan = set_advisor_defaults(kAdvisorMode, kAdvisorMinPages);
       }
       return 0;
     case KNOB_ADVISOR_TARGET_SCAN_TIME:
@@ -1220,14 +1238,32 @@ export function write_knob(knob: i32, u: f64, i: f64, b: f64, mode: f64): i32 {
       kAdvisorMaxPages = uint;
       return 0;
     case KNOB_ADVISOR_MAX_CPU:
+      // kstrtoul() into an unsigned int: the low 32 bits stay.
       if (isNaN(uint)) return -<i32>EINVAL;
-      kAdvisorMaxCpu = uint;
+      kAdvisorMaxCpu = <f64><u32>knob_u64(uint);
       return 0;
   }
   return -<i32>EINVAL;
 }
 
 // ---- reports -------------------------------------------------------------------------------------
+
+/** The knobs' values into out (13 f64, in KSM_KNOB_NAMES order): what reading /sys/kernel/mm/ksm/KEY shows. */
+export function knob_values(out: usize): void {
+  store<f64>(out, kRun, 0);
+  store<f64>(out, kPagesToScan, 8);
+  store<f64>(out, kSleepMs, 16);
+  store<f64>(out, kMaxPageSharing, 24);
+  store<f64>(out, kUseZeroPages, 32);
+  store<f64>(out, kSmartScan, 40);
+  store<f64>(out, kMergeAcrossNodes, 48);
+  store<f64>(out, kPruneMs, 56);
+  store<f64>(out, kAdvisorMode, 64);
+  store<f64>(out, kAdvisorTargetScanTime, 72);
+  store<f64>(out, kAdvisorMinPages, 80);
+  store<f64>(out, kAdvisorMaxPages, 88);
+  store<f64>(out, kAdvisorMaxCpu, 96);
+}
 
 /** /proc/PID/ksm_stat values into out (6 f64): rmap_items, zero_pages, merging_pages, process_profit, merge_any, mergeable. */
 export function proc_ksm_stat(mm: usize, out: usize): void {

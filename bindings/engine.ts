@@ -100,6 +100,8 @@ export interface Engine {
    * simulated ms].
    */
   ksmGlobal(): number[];
+  /** The knobs of /sys/kernel/mm/ksm as numbers, in KSM_KNOB_NAMES order (advisor_mode: 0 none, 1 scan-time). */
+  ksmKnobs(): number[];
   /** Bytes of memory the engine's own records take, where it can tell (the Wasm engine), else null. */
   memoryBytes(): number | null;
   /** The VMAs intersecting [lo, hi), in address order. */

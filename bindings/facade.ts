@@ -6,7 +6,7 @@
 import { type Engine, FileKind, type VmaInfo, putCommand } from "./engine.js";
 import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, lookup, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE, WINDOW_END, WINDOW_START, errnoName, vmFlagCodes } from "./kernel/facts.js";
 import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
-import { KSM_KNOB_NAMES, type KsmKnobName, parseKnobValue } from "./kernel/kstrto.js";
+import { KSM_KNOB_NAMES, type KsmKnobName, parseKnobValue, showKnob } from "./kernel/kstrto.js";
 import { ReferenceEngine } from "./reference/engine.js";
 import { WasmEngine } from "./wasm/engine.js";
 import type { VmaView } from "./scenario/report.js";
@@ -300,6 +300,13 @@ export class Simulation {
     if (knob < 0) throw new TypeError(`unknown ksm knob '${key}'`);
     const v = parseKnobValue(value);
     return result(this.engine.ksmWrite(knob, v.u, v.i, v.b, v.mode));
+  }
+
+  /** Read /sys/kernel/mm/ksm/KEY: the text the kernel's show function prints, without the newline (e.g. "100", "[none] scan-time"). */
+  ksmRead(key: KsmKnobName): string {
+    const knob = KSM_KNOB_NAMES.indexOf(key);
+    if (knob < 0) throw new TypeError(`unknown ksm knob '${key}'`);
+    return showKnob(key, this.engine.ksmKnobs()[knob]!);
   }
 
   /** Let ksmd complete n more full scans; false if it never could (run is not 1, or nothing to scan). */

@@ -473,7 +473,14 @@ static void restore_knobs(void)
 	char path[256];
 	int unmerged = 0;
 	const char *run_orig = NULL;
-	for (int i = 0; i < nknobs; i++) {
+	/*
+	 * advisor_mode first: while scan-time is on a pages_to_scan write is
+	 * EINVAL, and switching the mode resets pages_to_scan.
+	 */
+	for (int k = 0; k < 2 * nknobs; k++) {
+		int i = k % nknobs;
+		if ((k < nknobs) != (strcmp(knobs[i].key, "advisor_mode") == 0))
+			continue;
 		if (strcmp(knobs[i].key, "run") == 0) {
 			run_orig = knobs[i].orig;
 			continue;
@@ -1161,6 +1168,17 @@ int main(void)
 			if (!valid_value(w[3]))
 				fatal("protocol: bad ksm value '%s'", w[3]);
 			print_ret(w[1], ksm_write(w[2], w[3]));
+		} else if (!strcmp(cmd, "ksm_get")) {
+			/* Read one knob as cat shows it: "kv KEY TEXT" then "end LINE". */
+			need(nw, 3, cmd);
+			if (!valid_key(w[2]))
+				fatal("protocol: bad ksm knob '%s'", w[2]);
+			char path[256], val[128];
+			ksm_path(path, sizeof path, w[2]);
+			int err = read_str(path, val, sizeof val);
+			if (err)
+				fatal("ksm_get: cannot read %s: %s", path, strerror(err));
+			printf("kv %s %s\nend %d\n", w[2], val, (int)u64(w[1]));
 		} else if (!strcmp(cmd, "ksm_scan")) {
 			need(nw, 3, cmd);
 			ksm_scan(u64(w[2]));

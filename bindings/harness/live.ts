@@ -176,7 +176,9 @@ function restoreKnobs(snap: KnobSnapshot): string[] {
     }
   };
   let unmerged = false;
-  for (const [name, orig] of snap.ksm) {
+  // advisor_mode first: while scan-time is on a pages_to_scan write is EINVAL, and switching the mode resets pages_to_scan.
+  const order = [...snap.ksm].sort(([a], [b]) => Number(b === "advisor_mode") - Number(a === "advisor_mode"));
+  for (const [name, orig] of order) {
     if (name === "run") continue;
     const path = join(KSM_DIR, name);
     if (readKnob(path) === orig) continue;
@@ -301,6 +303,9 @@ export function translate(commands: readonly Command[], dir: string): Translatio
       case "ksm":
         for (const [key, value] of c.settings) out.push(`ksm ${L} ${key} ${value}`);
         break;
+      case "ksm_get":
+        for (const key of c.keys) out.push(`ksm_get ${L} ${key}`);
+        break;
       case "ksm_scan":
         out.push(`ksm_scan ${L} ${d(c.n)}`);
         break;
@@ -410,6 +415,9 @@ export function report(commands: readonly Command[], lines: readonly string[], n
         break;
       case "ksm_stat":
         out.push(...rec.kvs(c.line));
+        break;
+      case "ksm_get":
+        for (let k = 0; k < c.keys.length; k++) out.push(...rec.kvs(c.line));
         break;
       case "ksm":
         for (let k = 0; k < c.settings.length; k++) {

@@ -40,6 +40,17 @@ function kstrtobool(t: string): number {
   return -1;
 }
 
+/**
+ * What reading a knob's file shows (its sysfs show function, without the
+ * newline): advisor_mode as "[none] scan-time" or "none [scan-time]", the
+ * others in decimal. The engines keep knobs as JS numbers, so a value beyond
+ * 2^53 was rounded; one rounded up to 2^64 shows as 2^64 - 1.
+ */
+export function showKnob(key: KsmKnobName, value: number): string {
+  if (key === "advisor_mode") return value === 1 ? "none [scan-time]" : "[none] scan-time";
+  return (value >= 2 ** 64 ? (1n << 64n) - 1n : BigInt(value)).toString();
+}
+
 /** The knobs, in the order of their index in the engine ABI. */
 export const KSM_KNOB_NAMES = [
   "run", "pages_to_scan", "sleep_millisecs", "max_page_sharing", "use_zero_pages", "smart_scan", "merge_across_nodes",

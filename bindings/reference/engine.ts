@@ -164,6 +164,10 @@ export class ReferenceEngine implements Engine {
     return this.k.ksm.global_stat();
   }
 
+  ksmKnobs(): number[] {
+    return KSM_KNOB_NAMES.map((key) => this.k.ksm.knobs[key]);
+  }
+
   memoryBytes(): number | null {
     return null;
   }

@@ -11,6 +11,7 @@ import { EBUSY, EINVAL, PAGE_SIZE, VM_MERGEABLE } from "../kernel/facts.js";
 import type { KnobValue, KsmKnobName } from "../kernel/kstrto.js";
 import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
+import { AdvisorCtx, advisor_start_scan, advisor_stop_scan, knob_u64, set_advisor_defaults, to_u32 } from "./ksm_advisor.js";
 import { KSM_ZERO_PAGE, type Mm, Page, type Vma } from "./mm_types.js";
 import { first_page_at, sorted_pages, unshare_ksm_range } from "./pages.js";
 import { type RbNode, RbRoot, rb_erase, rb_insert_color, rb_link_node, rb_replace_node } from "./rbtree.js";
@@ -132,6 +133,10 @@ export class Ksm {
   private nextNodeId = 1;
   /** Simulated time (ms). */
   clock = 0;
+  /** ksmd's CPU time (ns, task_sched_runtime()): the batch cost model, whatever sleep_millisecs is. */
+  runtime = 0n;
+  /** The scan-time advisor's state (struct advisor_ctx). */
+  readonly advisor = new AdvisorCtx();
   pagesShared = 0;
   pagesSharing = 0;
   pagesUnshared = 0;
@@ -529,7 +534,8 @@ export class Ksm {
   private scan_get_next_rmap_item(): [RmapItem, Page] | null {
     if (this.slots.length === 0) return null;
     if (this.curSlot < 0) {
-      // A new pass: the unstable tree starts empty; old items keep their flag.
+      // A new pass: the advisor notes its start; the unstable tree starts empty; old items keep their flag.
+      advisor_start_scan(this.knobs, this.advisor, this.clock);
       this.unstableRoot = new RbRoot();
       this.curSlot = 0;
       this.curAddr = 0;
@@ -551,6 +557,7 @@ export class Ksm {
       this.curLink = 0;
     }
     this.curSlot = -1;
+    advisor_stop_scan(this.knobs, this.advisor, this.clock, this.runtime);
     this.seqnr++;
     return null;
   }
@@ -611,12 +618,23 @@ export class Ksm {
     return Math.ceil(this.knobs.sleep_millisecs / JIFFY_MS) * JIFFY_MS;
   }
 
+  /**
+   * One turn of ksm_scan_thread(): a batch, its CPU cost added to ksmd's
+   * runtime (10 us plus 2 us per processed page, always), then the time until
+   * the next batch on the clock.
+   */
+  private ksm_scan_thread_turn(): void {
+    const processed = this.ksm_do_scan();
+    this.runtime += BigInt(BATCH_US * 1000 + processed * PAGE_US * 1000);
+    this.clock += this.batch_ms(processed);
+  }
+
   /** Run ksmd until n more passes are complete; false if it cannot (stopped or nothing to scan). */
   scan_passes(n: number): boolean {
     const target = this.seqnr + n;
     while (this.seqnr < target) {
       if (!this.should_run() || this.knobs.pages_to_scan === 0) return false;
-      this.clock += this.batch_ms(this.ksm_do_scan());
+      this.ksm_scan_thread_turn();
     }
     return true;
   }
@@ -629,7 +647,7 @@ export class Ksm {
         this.clock = end;
         return;
       }
-      this.clock += this.batch_ms(this.ksm_do_scan());
+      this.ksm_scan_thread_turn();
     }
   }
 
@@ -698,7 +716,7 @@ export class Ksm {
         if (v.mode < 0) return -EINVAL;
         if (v.mode !== this.knobs.advisor_mode) {
           this.knobs.advisor_mode = v.mode;
-          this.knobs.pages_to_scan = v.mode === 0 ? 100 : this.knobs.advisor_min_pages_to_scan;
+          set_advisor_defaults(this.knobs, this.advisor);
         }
         return 0;
       case "advisor_target_scan_time":
@@ -707,9 +725,13 @@ export class Ksm {
         return 0;
       case "advisor_min_pages_to_scan":
       case "advisor_max_pages_to_scan":
-      case "advisor_max_cpu":
         if (Number.isNaN(uint)) return -EINVAL;
         this.knobs[key] = uint;
+        return 0;
+      case "advisor_max_cpu":
+        // kstrtoul() into an unsigned int: the low 32 bits stay.
+        if (Number.isNaN(uint)) return -EINVAL;
+        this.knobs.advisor_max_cpu = to_u32(knob_u64(uint));
         return 0;
     }
   }

@@ -25,6 +25,7 @@ export type Command =
   | { readonly line: number; readonly op: "read"; readonly addr: bigint; readonly len: bigint }
   | { readonly line: number; readonly op: "process" | "fork"; readonly name: string }
   | { readonly line: number; readonly op: "ksm"; readonly settings: ReadonlyArray<readonly [KsmKnobName, string]> }
+  | { readonly line: number; readonly op: "ksm_get"; readonly keys: readonly KsmKnobName[] }
   | { readonly line: number; readonly op: "ksm_scan"; readonly n: bigint }
   | { readonly line: number; readonly op: "ksm_run"; readonly ms: bigint }
   | { readonly line: number; readonly op: "max_map_count"; readonly value: bigint }

@@ -183,6 +183,14 @@ function parseWords(words: readonly string[], line: number, files: Set<string>, 
       }
       return { line, op, settings };
     }
+    case "ksm_get": {
+      need(words, 2, line, "ksm_get KEY...");
+      const keys = words.slice(1).map((key) => {
+        if (!(KSM_KNOB_NAMES as readonly string[]).includes(key)) throw new ScenarioError(line, `unknown ksm knob '${key}'`);
+        return key as KsmKnobName;
+      });
+      return { line, op, keys };
+    }
     case "ksm_scan":
     case "ksm_run":
     case "max_map_count": {
@@ -204,6 +212,17 @@ function parseWords(words: readonly string[], line: number, files: Set<string>, 
     default:
       throw new ScenarioError(line, `unknown command '${op}'`);
   }
+}
+
+/**
+ * The reason a scenario cannot be compared with a live kernel, from a
+ * `# sim-only: REASON` line (e.g. its report depends on ksmd's real CPU
+ * time), or null. Its .expected is the simulator's report, and the live and
+ * booted-kernel checks skip it.
+ */
+export function simOnlyReason(text: string): string | null {
+  const m = /^#[ \t]*sim-only:[ \t]*(\S.*)$/m.exec(text);
+  return m === null ? null : m[1]!.trim();
 }
 
 /** Device and file paths that `open` accepts (the simulator must model each). */

@@ -35,6 +35,11 @@ export function formatCount(n: number): string {
   return `vmas ${n}`;
 }
 
+/** A `ksm_get` line: the knob's name and what reading its file shows. */
+export function formatKsmGet(key: string, shown: string): string {
+  return `${key} ${shown}`;
+}
+
 export function formatError(line: number, command: string, errno: string): string {
   return `! ${line} ${command} ${errno}`;
 }

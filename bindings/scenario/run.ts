@@ -7,7 +7,7 @@ import { type AddressSpace, type Batch, type EngineName, type FileHandle, Simula
 import { WINDOW_END, WINDOW_START } from "../kernel/facts.js";
 import { type Command, ScenarioError, commandWord } from "./commands.js";
 import { parseScenario } from "./parse.js";
-import { formatCount, formatError, formatMapsLine, formatVmflagsLine } from "./report.js";
+import { formatCount, formatError, formatKsmGet, formatMapsLine, formatVmflagsLine } from "./report.js";
 
 export interface RunOptions {
   readonly engine?: EngineName;
@@ -158,6 +158,9 @@ class Runner {
           const r = this.sim.ksmWrite(key, value);
           if (!r.ok) this.fail(c, r.errno);
         }
+        return;
+      case "ksm_get":
+        for (const key of c.keys) this.out.push(formatKsmGet(key, this.sim.ksmRead(key)));
         return;
       case "ksm_scan":
         if (!this.sim.ksmScan(n(c.n))) {

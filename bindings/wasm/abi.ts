@@ -37,3 +37,5 @@ export const OP_KSM_RUN = 20;
 /** f64 values ksm_stat(pid) and ksm_global() write into the output buffer. */
 export const KSM_STAT_SLOTS = 6;
 export const KSM_GLOBAL_SLOTS = 12;
+/** f64 values ksm_knobs() writes into the output buffer: the knobs, in KSM_KNOB_NAMES order. */
+export const KSM_KNOB_SLOTS = 13;

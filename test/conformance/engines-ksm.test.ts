@@ -1,15 +1,17 @@
 /// <reference types="vite/client" />
 /**
- * KSM on both engines: random KSM scenarios, and random VMA scenarios with
- * KSM commands mixed in (knob writes, bad values included; ksm_scan, ksm_run,
- * ksm_stat; writes of every content mode; fork, madvise, munmap, mremap,
- * prctl), give byte-identical reports on the reference engine and the Wasm
- * engine, or stop with the same ScenarioError; after either, both engines
- * hold the same counters, ksm_stat and VMAs for every process. The KSM
- * scenario files give their .expected on the Wasm engine, and the Wasm
- * engine's checksum and memcmp of page contents are the reference's.
- * VMASIM_KSM_ENGINE_RUNS overrides the number of random scenarios of each
- * kind (default 300 + 500). Runs unchanged in the browser project.
+ * KSM on both engines: random KSM scenarios (also under the scan-time
+ * advisor), and random VMA scenarios with KSM commands mixed in (knob
+ * writes, bad values included; ksm_scan, ksm_run, ksm_stat, ksm_get; writes
+ * of every content mode; fork, madvise, munmap, mremap, prctl), give
+ * byte-identical reports on the reference engine and the Wasm engine, or
+ * stop with the same ScenarioError; after either, both engines hold the same
+ * counters, knobs (pages_to_scan included), ksm_stat and VMAs for every
+ * process. The KSM scenario files give their .expected on the Wasm engine,
+ * and the Wasm engine's checksum and memcmp of page contents are the
+ * reference's. VMASIM_KSM_ENGINE_RUNS overrides the number of random
+ * scenarios of each kind (default 300 + 200 + 500). Runs unchanged in the
+ * browser project.
  */
 import { instantiateSync } from "@assemblyscript/loader";
 import fc from "fast-check";
@@ -28,6 +30,7 @@ import { WINDOW, WINDOW_PAGES, randomScenario } from "../support/random-scenario
 const env = typeof process === "undefined" ? undefined : process.env.VMASIM_KSM_ENGINE_RUNS;
 const ksmRuns = env === undefined ? 300 : Number(env);
 const mixedRuns = env === undefined ? 500 : Number(env);
+const advisorRuns = env === undefined ? 200 : Number(env);
 const KERNELS = ["6.12", "6.16", "6.17", "6.18"] as const;
 
 /** Everything one engine can tell after a scenario: its report (or the error that stopped it) and its final state. */
@@ -40,7 +43,8 @@ function outcome(text: string, engine: "ts" | "wasm", kernel: string): string {
     if (!(e instanceof ScenarioError)) throw e;
     report = `ScenarioError: ${e.message}`;
   }
-  const state = [JSON.stringify(sim.ksmStat())];
+  // The knobs too: under advisor_mode=scan-time pages_to_scan is ksmd's own output.
+  const state = [JSON.stringify(sim.ksmStat()), KSM_KNOB_NAMES.map((k) => sim.ksmRead(k)).join(", ")];
   for (const p of sim.processList()) {
     state.push(`${p.name}: ${JSON.stringify(p.ksmStat())} ${p.mapCount}`);
     for (const v of p.views()) state.push(JSON.stringify(v));
@@ -68,11 +72,12 @@ const GOOD: Record<string, readonly string[]> = {
   smart_scan: ["0", "1"],
   merge_across_nodes: ["0", "1"],
   stable_node_chains_prune_millisecs: ["0", "1", "10", "2000"],
-  advisor_mode: ["none", "scan-time"],
-  advisor_target_scan_time: ["1", "200"],
-  advisor_min_pages_to_scan: ["1", "500"],
-  advisor_max_pages_to_scan: ["1000", "30000"],
-  advisor_max_cpu: ["10", "70"],
+  advisor_mode: ["none", "scan-time", "scan-time"],
+  // Wide values too: the advisor's arithmetic wraps at 2^64 and, for pages_to_scan and advisor_max_cpu, at 2^32.
+  advisor_target_scan_time: ["1", "2", "200", "18446744073709551615"],
+  advisor_min_pages_to_scan: ["1", "500", "100000000", "4294967303"],
+  advisor_max_pages_to_scan: ["0", "1000", "30000", "4294967301"],
+  advisor_max_cpu: ["0", "10", "70", "4294967366"],
 };
 const ODD = ["-1", "abc", "0x10", "4294967296", "99999999999999999999", "y", "n", "on", "off", "+5", "1.5", "2147483648", "-2147483648", "none", "scan-time", "3"];
 
@@ -99,6 +104,7 @@ const ksmStep: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: fc.integer({ min: 1, max: 3 }).map((n) => `ksm_scan ${n}`) },
   { weight: 2, arbitrary: fc.constantFrom(0, 1, 4, 20, 50, 120, 300).map((ms) => `ksm_run ${ms}`) },
   { weight: 2, arbitrary: fc.constant("ksm_stat") },
+  { weight: 1, arbitrary: fc.constantFrom("ksm_get pages_to_scan", "ksm_get advisor_mode pages_to_scan advisor_max_cpu") },
   { weight: 6, arbitrary: fc.tuple(pageAddr, pageLen, content).map(([a, l, c]) => `write ${a} ${l} ${c}`) },
   {
     weight: 4,
@@ -181,6 +187,13 @@ describe("KSM: reference engine vs Wasm engine", () => {
     fc.assert(
       fc.property(randomKsmScenario(), fc.constantFrom(...KERNELS), (text, kernel) => expectSame(text, kernel)),
       { numRuns: ksmRuns },
+    );
+  });
+
+  it(`${advisorRuns} random KSM scenarios under the scan-time advisor give identical reports and pages_to_scan`, () => {
+    fc.assert(
+      fc.property(randomKsmScenario({ advisor: true }), fc.constantFrom(...KERNELS), (text, kernel) => expectSame(text, kernel)),
+      { numRuns: advisorRuns },
     );
   });
 

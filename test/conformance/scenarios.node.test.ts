@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildHarness, liveKernelAvailable, runOnKernel } from "../../bindings/harness/live.js";
 import { reportsMatch } from "../../bindings/scenario/compare.js";
+import { simOnlyReason } from "../../bindings/scenario/parse.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "scenarios");
@@ -54,7 +55,9 @@ describe.skipIf(!liveKernelAvailable().ok)("scenarios: live kernel", () => {
   });
 
   for (const rel of scenarios) {
-    it(rel, () => {
+    // A `# sim-only:` scenario's .expected is the simulator's report (scenario-files.test.ts checks it).
+    const simOnly = simOnlyReason(text(rel));
+    it.skipIf(simOnly !== null)(simOnly === null ? rel : `${rel} (skipped, sim-only: ${simOnly})`, () => {
       // reportsMatch: KSM scenarios' full_scans may be ahead on the kernel (ksmd keeps scanning).
       const kernel = runOnKernel(text(rel));
       if (!reportsMatch(expectedLines(rel), kernel)) expect.soft(kernel, "live kernel vs .expected").toEqual(expectedLines(rel));

@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type Command, ScenarioError } from "../../bindings/scenario/commands.js";
-import { parseNumber, parseProt, parseScenario } from "../../bindings/scenario/parse.js";
+import { parseNumber, parseProt, parseScenario, simOnlyReason } from "../../bindings/scenario/parse.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 
 /** The ScenarioError that parsing text raises. */
@@ -244,6 +244,21 @@ describe("commands", () => {
     refusedAtLine3("ksm toString=1");
     expect(one("ksm run=1 sleep_millisecs=0")).toMatchObject({ settings: [["run", "1"], ["sleep_millisecs", "0"]] });
     expect(one("ksm advisor_mode=scan-time")).toMatchObject({ settings: [["advisor_mode", "scan-time"]] });
+  });
+
+  it("ksm_get: one or more known knob names", () => {
+    refusedAtLine3("ksm_get", /ksm_get KEY/);
+    refusedAtLine3("ksm_get pages_to_scan speed", /'speed'/);
+    refusedAtLine3("ksm_get run=1", /'run=1'/);
+    refusedAtLine3("ksm_get full_scans", /'full_scans'/);
+    expect(one("ksm_get pages_to_scan advisor_mode")).toMatchObject({ op: "ksm_get", keys: ["pages_to_scan", "advisor_mode"] });
+  });
+
+  it("simOnlyReason reads a '# sim-only: REASON' line anywhere, else null", () => {
+    expect(simOnlyReason("# sim-only: needs real CPU time\nmaps\n")).toBe("needs real CPU time");
+    expect(simOnlyReason("maps\n#sim-only:x y \n")).toBe("x y");
+    expect(simOnlyReason("maps # sim-only: not at the line start\n# sim-only:\n")).toBeNull();
+    expect(simOnlyReason("# a sim-only: remark\n")).toBeNull();
   });
 
   it("prctl knows only memory_merge", () => {

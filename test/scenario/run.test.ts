@@ -301,4 +301,16 @@ describe("kernel versions and malformed input", () => {
     expect(lines.slice(0, 4)).toEqual(["! 1 ksm EINVAL", "! 1 ksm EINVAL", "! 1 ksm EINVAL", "! 1 ksm EINVAL"]);
     expect(lines).toContain("full_scans 0");
   });
+
+  it("ksm_get prints each knob as reading its file shows it, one 'KEY value' line each", () => {
+    const lines = run([
+      "ksm_get run pages_to_scan advisor_mode",
+      "ksm advisor_mode=scan-time advisor_max_cpu=4294967366 run=1",
+      "ksm_get advisor_mode pages_to_scan advisor_max_cpu run",
+    ]);
+    expect(lines).toEqual([
+      "run 0", "pages_to_scan 100", "advisor_mode [none] scan-time",
+      "advisor_mode none [scan-time]", "pages_to_scan 500", "advisor_max_cpu 70", "run 1",
+    ]);
+  });
 });

@@ -7,6 +7,12 @@
  * unshared and volatile pages alternate pass by pass) and ksmd is stopped
  * while the scenario changes memory, so the kernel's background scanning
  * cannot interleave with the changes.
+ *
+ * With { advisor: true } (simulator only: the kernel's advisor measures real
+ * CPU time) ksmd runs under advisor_mode=scan-time with random advisor knobs
+ * and sleep_millisecs, the mode is sometimes switched off and on mid-pass,
+ * ksmd sometimes runs for a while by time, and `ksm_get pages_to_scan`
+ * follows every scan.
  */
 import fc from "fast-check";
 
@@ -26,38 +32,77 @@ const change = fc.oneof(
   { weight: 1, arbitrary: range.map(([p, n]) => `mprotect ${addr(p)} ${n}p r--`) },
 );
 
-export function randomKsmScenario(): fc.Arbitrary<string> {
-  return fc
-    .record({
-      sharing: fc.oneof(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 2, max: 256 })),
-      zero: fc.boolean(),
-      pagesToScan: fc.constantFrom(100, 1000, 5000),
-      regions: fc.array(fc.tuple(range, fc.boolean()), { minLength: 1, maxLength: 3 }),
-      writes: fc.array(fc.tuple(range, content), { minLength: 1, maxLength: 6 }),
-      fork: fc.boolean(),
-      childWrites: fc.array(fc.tuple(range, content), { maxLength: 3 }),
-      scans: fc.integer({ min: 2, max: 3 }),
-      changes: fc.array(change, { maxLength: 5 }),
-    })
-    .map((r) => {
-      const out = [`ksm max_page_sharing=${r.sharing} use_zero_pages=${r.zero ? 1 : 0} smart_scan=0 pages_to_scan=${r.pagesToScan} sleep_millisecs=10`];
-      // A page the changes never reach keeps the process registered, so every ksm_scan can finish.
-      out.push(`mmap ${addr(400)} 1p rw- private|anon|fixed`, `madvise ${addr(400)} 1p mergeable`, `write ${addr(400)} 1p 1`);
-      for (const [[p, n], mergeable] of r.regions) {
-        out.push(`mmap ${addr(p)} ${n}p rw- private|anon|fixed`);
-        if (mergeable) out.push(`madvise ${addr(p)} ${n}p mergeable`);
-      }
-      for (const [[p, n], c] of r.writes) out.push(`write ${addr(p)} ${n}p ${c}`);
-      const procs = ["main"];
-      if (r.fork) {
-        out.push("fork child");
-        procs.push("child");
-        for (const [[p, n], c] of r.childWrites) out.push(`write ${addr(p)} ${n}p ${c}`);
-      }
-      out.push("ksm run=1", `ksm_scan ${r.scans}`, "ksm run=0");
-      out.push(...r.changes);
-      out.push("ksm run=1", "ksm_scan 3");
-      for (const p of procs) out.push(`process ${p}`, "ksm_stat");
-      return `${out.join("\n")}\n`;
-    });
+/** The scan-time advisor's knobs and pacing for randomKsmScenario({ advisor: true }). */
+const advisorSetup = fc.record({
+  sleep: fc.constantFrom(0, 1, 20, 200),
+  target: fc.constantFrom("1", "1", "2", "200", "18446744073709551615"),
+  min: fc.constantFrom("1", "10", "500", "100000000", "4294967303"),
+  max: fc.constantFrom("100", "1000", "30000", "4294967301"),
+  cpu: fc.constantFrom("0", "10", "70", "4294967366"),
+  toggleAt: fc.option(fc.constantFrom(1, 3, 50), { nil: undefined }),
+  runMs: fc.option(fc.constantFrom(5, 100, 2500), { nil: undefined }),
+  spin: fc.constantFrom(false, false, true),
+});
+/** What an arbitrary generates. */
+type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
+type AdvisorSetup = ValueOf<typeof advisorSetup>;
+
+export function randomKsmScenario(opts: { readonly advisor?: boolean } = {}): fc.Arbitrary<string> {
+  const base = fc.record({
+    sharing: fc.oneof(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 2, max: 256 })),
+    zero: fc.boolean(),
+    pagesToScan: fc.constantFrom(100, 1000, 5000),
+    regions: fc.array(fc.tuple(range, fc.boolean()), { minLength: 1, maxLength: 3 }),
+    writes: fc.array(fc.tuple(range, content), { minLength: 1, maxLength: 6 }),
+    fork: fc.boolean(),
+    childWrites: fc.array(fc.tuple(range, content), { maxLength: 3 }),
+    scans: fc.integer({ min: 2, max: 3 }),
+    changes: fc.array(change, { maxLength: 5 }),
+  });
+  // Without the advisor the arbitrary draws what it drew before the advisor existed, so earlier seeds give the same scenarios.
+  const both: fc.Arbitrary<readonly [ValueOf<typeof base>, AdvisorSetup | null]> =
+    opts.advisor === true ? fc.tuple(base, advisorSetup) : base.map((r) => [r, null] as const);
+  return both.map(([r, a]) => {
+    const out = [`ksm max_page_sharing=${r.sharing} use_zero_pages=${r.zero ? 1 : 0} smart_scan=0 pages_to_scan=${r.pagesToScan} sleep_millisecs=10`];
+    // A page the changes never reach keeps the process registered, so every ksm_scan can finish.
+    out.push(`mmap ${addr(400)} 1p rw- private|anon|fixed`, `madvise ${addr(400)} 1p mergeable`);
+    // Before that page exists, 500 ms of empty passes with sleep_millisecs=0 give ksmd 500 ms of CPU time
+    // (10 us a batch), which the advisor's first step counts (its context starts at 0): 50 % of CPU makes
+    // its CPU floor low enough that the scan-time estimate decides.
+    if (a?.spin === true) out.push("ksm sleep_millisecs=0 run=1", "ksm_run 500", "ksm run=0");
+    out.push(`write ${addr(400)} 1p 1`);
+    if (a !== null) {
+      out.push(
+        `ksm sleep_millisecs=${a.sleep} advisor_target_scan_time=${a.target} advisor_min_pages_to_scan=${a.min}`,
+        `ksm advisor_max_pages_to_scan=${a.max} advisor_max_cpu=${a.cpu} advisor_mode=scan-time`,
+      );
+    }
+    for (const [[p, n], mergeable] of r.regions) {
+      out.push(`mmap ${addr(p)} ${n}p rw- private|anon|fixed`);
+      if (mergeable) out.push(`madvise ${addr(p)} ${n}p mergeable`);
+    }
+    for (const [[p, n], c] of r.writes) out.push(`write ${addr(p)} ${n}p ${c}`);
+    const procs = ["main"];
+    if (r.fork) {
+      out.push("fork child");
+      procs.push("child");
+      for (const [[p, n], c] of r.childWrites) out.push(`write ${addr(p)} ${n}p ${c}`);
+    }
+    const scan = (n: number): string[] => (a === null ? [`ksm_scan ${n}`] : [`ksm_scan ${n}`, "ksm_get pages_to_scan"]);
+    out.push("ksm run=1", ...scan(r.scans));
+    if (a !== null && a.toggleAt !== undefined) {
+      // Mid-pass (a few batches in): the mode change zeroes the context, so the next pass end measures from time 0.
+      out.push(`ksm_run ${a.toggleAt}`, "ksm advisor_mode=none", "ksm advisor_mode=scan-time", ...scan(1));
+    }
+    if (a !== null && a.runMs !== undefined) {
+      // Short runs when ksmd hardly sleeps, so that a run stays a few thousand batches.
+      const ms = a.sleep === 0 ? Math.min(a.runMs, 5) : a.sleep === 1 ? Math.min(a.runMs, 100) : a.runMs;
+      out.push(`ksm_run ${ms}`, "ksm_get pages_to_scan advisor_mode");
+    }
+    out.push("ksm run=0");
+    out.push(...r.changes);
+    out.push("ksm run=1", ...scan(3));
+    for (const p of procs) out.push(`process ${p}`, "ksm_stat");
+    return `${out.join("\n")}\n`;
+  });
 }
