@@ -537,8 +537,8 @@ export function tree_iter_next(): usize {
 
 // ---- what warm.ts needs to warm a batch's paths --------------------------------------
 
-/** The leaf find() would reach for page, or 0 (reads the top array and one inner node, both hot). */
-export function tree_leaf_of(mm: usize, page: u64): usize {
+/** The inner node find() would pass through for page, or 0 (reads the top array, which is hot). */
+export function tree_inner_of(mm: usize, page: u64): usize {
   const tn = top_count(mm);
   if (tn == 0) return 0;
   const keys = top_keys(mm);
@@ -551,15 +551,19 @@ export function tree_leaf_of(mm: usize, page: u64): usize {
   }
   const ti = <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
   if (ti == tn) return 0;
-  const inner = top_node(mm, ti);
+  return top_node(mm, ti);
+}
+
+/** The leaf under inner for page. */
+export function tree_leaf_in(inner: usize, page: u64): usize {
   return n_ptr(inner, count_le(inner, page));
 }
 
-/** Load a word of each of leaf's key lines and of its pointers and count. */
+/** Load a word of each of node c's key lines and of its pointers and count. */
 // @ts-ignore: decorator
-@inline export function tree_warm_leaf(leaf: usize): u32 {
-  return load<u32>(leaf) ^ load<u32>(leaf, 64) ^ load<u32>(leaf, 128) ^ load<u32>(leaf, 192) ^ load<u32>(leaf, 256) ^
-    load<u32>(leaf + PTRS) ^ load<u32>(leaf + PTRS + 64) ^ load<u32>(leaf + COUNT);
+@inline export function tree_warm_node(c: usize): u32 {
+  return load<u32>(c) ^ load<u32>(c, 64) ^ load<u32>(c, 128) ^ load<u32>(c, 192) ^ load<u32>(c, 256) ^
+    load<u32>(c + PTRS) ^ load<u32>(c + PTRS + 64) ^ load<u32>(c + COUNT);
 }
 
 /**

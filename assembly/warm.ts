@@ -6,16 +6,17 @@
 // records, each a memory round trip, with nothing else for the CPU to do
 // meanwhile. run() hands each group of commands to warm_group() first, which
 // looks them all up in passes that each end in a short loop of independent
-// loads (the leaves; their lines; the records near each page), so that the
-// misses of the whole group are in flight together and the commands then run
-// on warm lines. Only loads: a guess made stale by an earlier command of the
+// loads, so that the misses of the whole group are in flight together and
+// the commands then run on warm lines. The passes: the inner nodes (from the top array, which is
+// hot); their lines; the leaves; their lines; the records near each page;
+// their lines. Only loads: a guess made stale by an earlier command of the
 // group costs a miss, never a wrong result.
 
 import { CMD_SLOTS, OP_MADVISE, OP_MMAP, OP_MPROTECT, OP_MUNMAP } from "./generated/abi";
 import { mm_of } from "./kernel";
 import { mm_map_count } from "./mm_types";
 import { PAGE } from "./mmap";
-import { tree_leaf_of, tree_records_near, tree_warm_leaf } from "./tree";
+import { tree_inner_of, tree_leaf_in, tree_records_near, tree_warm_node } from "./tree";
 
 /** Commands looked up together before they run. */
 export const WARM_GROUP: u32 = 32;
@@ -26,8 +27,8 @@ export const WARM_GROUP: u32 = 32;
  * from 150k on).
  */
 const WARM_MIN_VMAS: u32 = 1 << 17;
-/** Each command's leaf (0: not a one-address command, or a small tree). */
-const warmLeaf = memory.data(<i32>(WARM_GROUP * 4), 16);
+/** Each command's node of the current pass: its inner node, then its leaf (0: nothing to warm). */
+const warmNode = memory.data(<i32>(WARM_GROUP * 4), 16);
 /** Each command's page. */
 const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
 /** Four records near each command's page (tree_records_near). */
@@ -35,8 +36,15 @@ const warmRecord = memory.data(<i32>(WARM_GROUP * 16), 16);
 /** Where the warming loads' values go, so that they are not optimized away. */
 let warmSink: u32 = 0;
 
-/** The leaf of a one-address command (mmap, munmap, mprotect, madvise) in a big tree, else 0. */
-function command_leaf(c: usize, j: u32): usize {
+// @ts-ignore: decorator
+@inline function node_at(j: u32): usize { return load<u32>(warmNode + (<usize>j << 2)); }
+// @ts-ignore: decorator
+@inline function set_node_at(j: u32, c: usize): void { store<u32>(warmNode + (<usize>j << 2), <u32>c); }
+// @ts-ignore: decorator
+@inline function page_at(j: u32): u64 { return load<u64>(warmPage + (<usize>j << 3)); }
+
+/** The inner node of a one-address command (mmap, munmap, mprotect, madvise) in a big tree, else 0. */
+function command_inner(c: usize, j: u32): usize {
   const op = <u32>load<f64>(c);
   if (op != OP_MPROTECT && op != OP_MUNMAP && op != OP_MMAP && op != OP_MADVISE) return 0;
   const a = load<f64>(c, 16);
@@ -45,30 +53,42 @@ function command_leaf(c: usize, j: u32): usize {
   if (mm == 0 || mm_map_count(mm) < WARM_MIN_VMAS) return 0;
   const page = <u64>(a / PAGE);
   store<u64>(warmPage + (<usize>j << 3), page);
-  return tree_leaf_of(mm, page);
+  return tree_inner_of(mm, page);
+}
+
+/** Load the lines of every command's node (a short loop of independent loads). */
+function warm_nodes(n: u32): void {
+  let t: u32 = 0;
+  for (let j: u32 = 0; j < n; j++) {
+    const c = node_at(j);
+    if (c != 0) t ^= tree_warm_node(c);
+  }
+  warmSink ^= t;
 }
 
 /** Warm the paths of the n commands (n <= WARM_GROUP) starting at command buffer address first. */
 export function warm_group(first: usize, n: u32): void {
   let any = false;
   for (let j: u32 = 0; j < n; j++) {
-    const leaf = command_leaf(first + (<usize>j * CMD_SLOTS << 3), j);
-    store<u32>(warmLeaf + (<usize>j << 2), <u32>leaf);
-    if (leaf != 0) any = true;
+    const inner = command_inner(first + (<usize>j * CMD_SLOTS << 3), j);
+    set_node_at(j, inner);
+    if (inner != 0) any = true;
   }
   if (!any) return;
-  let t: u32 = 0;
+  warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
-    const leaf = <usize>load<u32>(warmLeaf + (<usize>j << 2));
-    if (leaf != 0) t ^= tree_warm_leaf(leaf);
+    const inner = node_at(j);
+    if (inner != 0) set_node_at(j, tree_leaf_in(inner, page_at(j)));
   }
+  warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
-    const leaf = <usize>load<u32>(warmLeaf + (<usize>j << 2));
+    const leaf = node_at(j);
     const out = warmRecord + (<usize>j << 4);
-    if (leaf != 0) tree_records_near(leaf, load<u64>(warmPage + (<usize>j << 3)), out);
+    if (leaf != 0) tree_records_near(leaf, page_at(j), out);
     else memory.fill(out, 0, 16);
   }
   // A 40-byte record may straddle two cache lines: load both ends.
+  let t: u32 = 0;
   for (let k: u32 = 0; k < n * 4; k++) {
     const p = <usize>load<u32>(warmRecord + (<usize>k << 2));
     if (p != 0) t ^= load<u32>(p) ^ load<u32>(p, 36);
