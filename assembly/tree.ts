@@ -129,6 +129,20 @@ function node_split(c: usize): usize {
 // @ts-ignore: decorator
 @inline function top_node(mm: usize, i: i32): usize { return load<u32>(top_ptrs(mm) + (<usize>i << 2)); }
 
+/** How many of mm's tn (> 0) top keys are at or below page: a branchless lower bound (the top array is small and hot). */
+// @ts-ignore: decorator
+@inline function top_search(mm: usize, tn: i32, page: u64): i32 {
+  const keys = top_keys(mm);
+  let base: usize = 0;
+  let len: usize = <usize>tn;
+  while (len > 1) {
+    const half = len >> 1;
+    base = select<usize>(base + half, base, load<u64>(keys + ((base + half - 1) << 3)) <= page);
+    len -= half;
+  }
+  return <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
+}
+
 function top_insert(mm: usize, i: i32, c: usize, key: u64): void {
   const n = top_count(mm);
   const keys = top_keys(mm);
@@ -190,16 +204,7 @@ function seek_full(mm: usize, page: u64): void {
     curMm = 0;
     return;
   }
-  // Branchless lower bound over the top array (small and hot).
-  const keys = top_keys(mm);
-  let base: usize = 0;
-  let len: usize = <usize>tn;
-  while (len > 1) {
-    const half = len >> 1;
-    base = select<usize>(base + half, base, load<u64>(keys + ((base + half - 1) << 3)) <= page);
-    len -= half;
-  }
-  let ti = <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
+  let ti = top_search(mm, tn, page);
   curMm = mm;
   if (ti == tn) {
     ti = tn - 1;
@@ -541,15 +546,7 @@ export function tree_iter_next(): usize {
 export function tree_inner_of(mm: usize, page: u64): usize {
   const tn = top_count(mm);
   if (tn == 0) return 0;
-  const keys = top_keys(mm);
-  let base: usize = 0;
-  let len: usize = <usize>tn;
-  while (len > 1) {
-    const half = len >> 1;
-    base = select<usize>(base + half, base, load<u64>(keys + ((base + half - 1) << 3)) <= page);
-    len -= half;
-  }
-  const ti = <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
+  const ti = top_search(mm, tn, page);
   if (ti == tn) return 0;
   return top_node(mm, ti);
 }
