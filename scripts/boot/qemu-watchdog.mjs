@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs qemu for bindings/harness/boot.ts and kills it when the guest stops
+// Runs qemu for bindings/harness/boot/qemu.ts and kills it when the guest stops
 // making progress, so that a synchronous caller (spawnSync) never waits for
 // the overall timeout on a guest that is already dead.
 //
