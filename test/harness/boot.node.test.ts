@@ -108,6 +108,16 @@ describe.skipIf(image === null)("scenarios on a booted kernel", () => {
     if (/^6\.12\./.test(image!.version)) expect(names.some((n) => n.startsWith("crc32c"))).toBe(true);
   });
 
+  it("optional modules (virtio_pci: built in on 6.12, a module on Debian's 6.1) load first when present, and are no error when absent", () => {
+    if (image!.modulesDir === null) return; // a kernel with them built in
+    const plain = moduleClosure(image!.modulesDir, ["virtio_blk", "ext4"]).map((m) => m.name);
+    const names = moduleClosure(image!.modulesDir, ["virtio_blk", "ext4"], ["virtio_pci", "no_such_module"]).map((m) => m.name);
+    if (names.includes("virtio_pci")) expect(names.indexOf("virtio_pci")).toBeLessThan(names.indexOf("virtio_blk"));
+    else expect(names).toEqual(plain);
+    expect(names).not.toContain("no_such_module");
+    expect(() => moduleClosure(image!.modulesDir!, ["no_such_module"])).toThrow(/no_such_module not found/);
+  });
+
   it("seed case: on 6.12 two fresh adjacent anon VMAs under memory_merge stay two, both mg", () => {
     const r = run.results[0]!;
     expect(r).toHaveProperty("lines");

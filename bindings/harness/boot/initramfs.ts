@@ -68,10 +68,15 @@ function modInfo(ko: Buffer): ModInfo {
  * The modules to insmod for `wanted` (module names) in load order, each with
  * its decompressed contents. Dependencies come from each module's `depends=`;
  * soft dependencies (`softdep=pre: crypto-crc32c`, by name or alias) are added
- * as optional modules (an insmod failure of those is harmless). Built-in
- * modules (modules.builtin) are skipped.
+ * as optional modules (an insmod failure of those is harmless), and so are
+ * `optional` ones (loaded first, when the kernel has them as modules).
+ * Built-in modules (modules.builtin) are skipped.
  */
-export function moduleClosure(modulesDir: string, wanted: readonly string[]): { name: string; file: string; data: Buffer }[] {
+export function moduleClosure(
+  modulesDir: string,
+  wanted: readonly string[],
+  optional: readonly string[] = [],
+): { name: string; file: string; data: Buffer }[] {
   const files = new Map<string, string>();
   for (const rel of readdirSync(join(modulesDir, "kernel"), { recursive: true, encoding: "utf8" })) {
     if (/\.ko(\.(xz|zst|gz))?$/.test(rel)) files.set(modName(rel), join(modulesDir, "kernel", rel));
@@ -113,6 +118,7 @@ export function moduleClosure(modulesDir: string, wanted: readonly string[]): { 
     for (const d of info.depends) visit(d.replace(/-/g, "_"), true);
     order.push(name);
   };
+  for (const o of optional) visit(o, false);
   for (const w of wanted) visit(w, true);
   return order.map((name) => ({ name, file: files.get(name)!, data: load(name).data }));
 }
@@ -211,7 +217,7 @@ export function initramfs(image: KernelImage, parsed: readonly (Parsed | null)[]
   entries.push({ path: "bin/sh", kind: "symlink", target: "busybox" });
   entries.push({ path: "init", kind: "file", data: readFileSync(join(root, "scripts", "boot", "init")), mode: 0o755 });
   entries.push({ path: "vmasim/vmasim-kernel", kind: "file", data: readFileSync(buildStaticHarness()), mode: 0o755 });
-  const mods = image.modulesDir === null ? [] : moduleClosure(image.modulesDir, ["virtio_blk", "ext4"]);
+  const mods = image.modulesDir === null ? [] : moduleClosure(image.modulesDir, ["virtio_blk", "ext4"], ["virtio_pci"]);
   for (const m of mods) entries.push({ path: `vmasim/modules/${m.name}.ko`, kind: "file", data: m.data, mode: 0o644 });
   entries.push({ path: "vmasim/modules/order", kind: "file", data: Buffer.from(mods.map((m) => `${m.name}.ko\n`).join("")), mode: 0o644 });
   for (const i of runnable) entries.push({ path: `vmasim/in/${i}`, kind: "file", data: Buffer.from(parsed[i]!.input), mode: 0o644 });
