@@ -1,10 +1,11 @@
 // fork(2), mirroring bindings/reference/fork.ts: the VMAs, the pages they map, ksm_fork().
 
-import { VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./generated/facts";
-import { anon_vma_alloc, mm_create, mm_of } from "./kernel";
+import { SW_KSM_FORK_RESETS_COUNTERS, VM_DONTCOPY, VM_LOCKED_MASK, VM_WIPEONFORK } from "./generated/facts";
+import { anon_vma_alloc, mm_create, mm_of, sw } from "./kernel";
 import { ksm_enter, ksm_zero_pages_add } from "./ksmd";
 import {
-  mm_ksm_registered, mm_ksm_zero_pages, mm_map_count, mm_merge_any, mm_set_ksm_zero_pages, mm_set_merge_any, vma_anon,
+  mm_ksm_merging_pages, mm_ksm_registered, mm_ksm_rmap_items, mm_ksm_zero_pages, mm_map_count, mm_merge_any,
+  mm_set_ksm_merging_pages, mm_set_ksm_rmap_items, mm_set_ksm_zero_pages, mm_set_merge_any, vma_anon,
   vma_chain, vma_dup, vma_end, vma_flags, vma_set_anon, vma_set_chain, vma_set_flags, vma_start,
 } from "./mm_types";
 import { copy_page_range, pt_leaf_count, pt_reserve } from "./pages";
@@ -25,6 +26,11 @@ export function dup_mmap(parentPid: u32): u32 {
   if (mm_ksm_registered(parent)) ksm_enter(child);
   mm_set_ksm_zero_pages(child, mm_ksm_zero_pages(parent));
   ksm_zero_pages_add(<i64>mm_ksm_zero_pages(child));
+  // Before the 2025 fix (SW_KSM_FORK_RESETS_COUNTERS off) the child counts on from the parent's copied values.
+  if (!sw(SW_KSM_FORK_RESETS_COUNTERS)) {
+    mm_set_ksm_rmap_items(child, mm_ksm_rmap_items(parent));
+    mm_set_ksm_merging_pages(child, mm_ksm_merging_pages(parent));
+  }
   for (let v = tree_iter_first(parent); v != 0; v = tree_iter_next()) {
     if ((vma_flags(v) & VM_DONTCOPY) != 0) continue;
     const tmp = vma_dup(v);

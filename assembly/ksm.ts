@@ -1,6 +1,6 @@
 // The VMA side of KSM, mirroring bindings/reference/ksm.ts.
 
-import { SW_KSM_ALLOW_SPECIAL, VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "./generated/facts";
+import { EINVAL, SW_KSM_ALLOW_SPECIAL, SW_PRCTL_MEMORY_MERGE, VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "./generated/facts";
 import { sw } from "./kernel";
 import { ksm_enter } from "./ksmd";
 import { mm_merge_any, mm_set_merge_any, vma_end, vma_file, vma_flags, vma_set_flags, vma_start } from "./mm_types";
@@ -26,9 +26,11 @@ export function ksm_vma_flags(mm: usize, file: u32, flags: u32): u32 {
 /**
  * prctl(PR_SET_MEMORY_MERGE): set VM_MERGEABLE directly on every compatible
  * VMA, without merging; clearing it unshares the KSM pages of every
- * VM_MERGEABLE VMA first.
+ * VM_MERGEABLE VMA first. Before 6.4 (SW_PRCTL_MEMORY_MERGE off) prctl()
+ * knows no such option: EINVAL.
  */
 export function prctl_set_memory_merge(mm: usize, enable: bool): i64 {
+  if (!sw(SW_PRCTL_MEMORY_MERGE)) return -<i64>EINVAL;
   if (enable) {
     if (mm_merge_any(mm)) return 0;
     ksm_enter(mm);

@@ -21,7 +21,7 @@
 // operations run in the same order on the same keys.
 
 import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve, pow2_class } from "./alloc";
-import { EBUSY, EINVAL, ENOMEM, VM_MERGEABLE } from "./generated/facts";
+import { EBUSY, EINVAL, ENOENT, ENOMEM, SW_KSM_ADVISOR, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import {
   KNOB_ADVISOR_MAX_CPU, KNOB_ADVISOR_MAX_PAGES_TO_SCAN, KNOB_ADVISOR_MIN_PAGES_TO_SCAN, KNOB_ADVISOR_MODE,
   KNOB_ADVISOR_TARGET_SCAN_TIME, KNOB_MAX_PAGE_SHARING, KNOB_MERGE_ACROSS_NODES, KNOB_PAGES_TO_SCAN, KNOB_RUN,
@@ -35,6 +35,7 @@ import {
 import { NO_PAGE, page_release, page_unmap, pt_count_ksm, pt_get, pt_next, pt_replace, ptPage, unshare_ksm_range } from "./pages";
 import { rb_erase, rb_first, rb_insert_color, rb_left, rb_link_node, rb_next, rb_replace_node, rb_right, rb_root_node } from "./rbtree";
 import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_lookup, tree_next } from "./tree";
+import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan, knob_u64, set_advisor_defaults } from "./ksm_advisor";
 
 const UNSTABLE: u32 = 1;
@@ -882,7 +883,8 @@ function cmp_and_merge_page(page: usize, item: usize): void {
 
 /** Smart scan: skip pages that did not merge for a while (should_skip_rmap_item()). */
 function should_skip(page: usize, item: usize): bool {
-  if (kSmartScan == 0 || page_stable(page) != 0) return false;
+  // Before 6.7 (SW_KSM_SMART_SCAN off) there is no smart scan: nothing is skipped.
+  if (!sw(SW_KSM_SMART_SCAN) || kSmartScan == 0 || page_stable(page) != 0) return false;
   const age = it_age(item);
   if (age < 255) it_set_age(item, age + 1);
   if (age < 3) return false;
@@ -1170,12 +1172,20 @@ function stable_nodes_droppable(): bool {
   return true;
 }
 
+/** Whether the knob's file exists: smart_scan from 6.7 (SW_KSM_SMART_SCAN), advisor_* from 6.9 (SW_KSM_ADVISOR). */
+function ksm_knob_exists(knob: i32): bool {
+  if (knob == <i32>KNOB_SMART_SCAN) return sw(SW_KSM_SMART_SCAN);
+  if (knob >= <i32>KNOB_ADVISOR_MODE && knob <= <i32>KNOB_ADVISOR_MAX_CPU) return sw(SW_KSM_ADVISOR);
+  return true;
+}
+
 /**
  * A write to /sys/kernel/mm/ksm/<KSM_KNOB_NAMES[knob]> (each store function's
  * refusals and effects), the value as kstrto.ts's parsers read it (NaN or -1
  * where a parser refuses it); 0 or -errno.
  */
 export function write_knob(knob: i32, u: f64, i: f64, b: f64, mode: f64): i32 {
+  if (!ksm_knob_exists(knob)) return -<i32>ENOENT;
   const uint = u;
   switch (knob) {
     case KNOB_RUN: {

@@ -5,7 +5,7 @@
 import {
   EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
   MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_TYPE, MMAP_BASE, PROT_EXEC, PROT_READ,
-  PROT_WRITE, STACK_GUARD_GAP_PAGES, SW_KSM_EARLY, SW_SOFT_DIRTY, TASK_SIZE, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_LOCKED,
+  PROT_WRITE, STACK_GUARD_GAP_PAGES, SW_KSM_EARLY, SW_MMAP_EXPAND_NEXT_FIRST, SW_SOFT_DIRTY, TASK_SIZE, VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_LOCKED,
   VM_LOCKED_MASK, VM_MAYEXEC, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_NORESERVE, VM_READ, VM_SHARED, VM_SOFTDIRTY,
   VM_SPECIAL, VM_WRITE,
 } from "./generated/facts";
@@ -18,7 +18,7 @@ import {
   vma_free, vma_new, vma_set_flags, vma_start,
 } from "./mm_types";
 import { tree_find, tree_find_prev, tree_insert, tree_next, tree_prev, tree_remove } from "./tree";
-import { __split_vma, vma_merge_new_range, vmg_new } from "./vma";
+import { __split_vma, mmap_region_expand, vma_merge_new_range, vmg_new } from "./vma";
 
 export const PAGE: f64 = 4096;
 const PMD_PAGES: u64 = 512;
@@ -157,7 +157,8 @@ function __mmap_region(mm: usize, file: u32, addr: f64, len: f64, vmFlagsIn: u32
   const g = vmg_new(mm, start, end, pgoff, vmFlags, file);
   g.prev = tree_find_prev(mm, start);
   g.next = tree_find(mm, start);
-  let v: usize = g.prev != 0 || g.next != 0 ? vma_merge_new_range(g) : 0;
+  let v: usize = 0;
+  if (g.prev != 0 || g.next != 0) v = sw(SW_MMAP_EXPAND_NEXT_FIRST) ? mmap_region_expand(g) : vma_merge_new_range(g);
   if (v == 0) {
     // __mmap_new_vma(): the driver's .mmap hook runs, then the late KSM check.
     let vmaFile = file;

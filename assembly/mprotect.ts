@@ -1,6 +1,7 @@
 // mprotect(2), mirroring bindings/reference/mprotect.ts.
 
-import { EACCES, EINVAL, ENOMEM, VM_ACCESS_FLAGS, VM_ACCOUNT, VM_HUGETLB, VM_LOCKED, VM_NORESERVE, VM_SHARED, VM_WRITE } from "./generated/facts";
+import { EACCES, EINVAL, ENOMEM, SW_MPROTECT_UNACCOUNT, VM_ACCESS_FLAGS, VM_ACCOUNT, VM_HUGETLB, VM_LOCKED, VM_NORESERVE, VM_SHARED, VM_WRITE } from "./generated/facts";
+import { sw } from "./kernel";
 import { populate_vma_page_range } from "./memory";
 import { PAGE, calc_vm_prot_bits, offsetInPage, pageAlign } from "./mmap";
 import { vma_anon, vma_end, vma_flags, vma_is_anonymous, vma_set_flags, vma_start } from "./mm_types";
@@ -14,7 +15,8 @@ function mprotect_fixup(mm: usize, v: usize, prev: usize, start: u64, end: u64, 
   if (newFlags == oldFlags) return v;
   if ((newFlags & VM_WRITE) != 0) {
     if ((oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)) == 0) newFlags |= VM_ACCOUNT;
-  } else if ((oldFlags & VM_ACCOUNT) != 0 && vma_is_anonymous(v) && vma_anon(v) == 0) {
+  } else if (sw(SW_MPROTECT_UNACCOUNT) && (oldFlags & VM_ACCOUNT) != 0 && vma_is_anonymous(v) && vma_anon(v) == 0) {
+    // 6.7+: an unfaulted anonymous VMA that stops being writable is no longer charged.
     newFlags &= ~VM_ACCOUNT;
   }
   const res = vma_modify_flags(mm, prev, v, start, end, newFlags);

@@ -163,6 +163,39 @@ export function vma_merge_new_range(g: Vmg): usize {
   return target;
 }
 
+/**
+ * Before 6.12 (SW_MMAP_EXPAND_NEXT_FIRST): mmap_region()'s "attempt to expand
+ * an old mapping": next first, then prev asked with next's anon_vma (see the
+ * reference engine). The expanded VMA, or 0.
+ */
+export function mmap_region_expand(g: Vmg): usize {
+  const prev = g.prev;
+  const next = g.next;
+  if ((g.flags & VM_SPECIAL) != 0) return 0;
+  let target: usize = 0;
+  let start = g.start;
+  let end = g.end;
+  let pgoff = g.pgoff;
+  if (next != 0 && vma_start(next) == g.end && can_vma_merge_before(g)) {
+    target = next;
+    end = vma_end(next);
+    pgoff = vma_pgoff(next) - (g.end - g.start);
+  }
+  if (prev != 0 && vma_end(prev) == g.start) {
+    g.anon = target == 0 ? 0 : vma_anon(target);
+    const ok = can_vma_merge_after(g);
+    g.anon = 0;
+    if (ok) {
+      target = prev;
+      start = vma_start(prev);
+      pgoff = vma_pgoff(prev);
+    }
+  }
+  if (target == 0) return 0;
+  vma_expand(g, target, start, end, pgoff);
+  return target;
+}
+
 /** Try to merge the modified part of g.middle with its neighbours (vma_merge_existing_range()). */
 export function vma_merge_existing_range(g: Vmg): usize {
   const mm = g.mm;

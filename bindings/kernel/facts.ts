@@ -226,6 +226,7 @@ export const ERRNO: Readonly<Record<string, number>> = {
   EOPNOTSUPP: 95,
 };
 export const EPERM = 1;
+export const ENOENT = 2;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOMEM = 12;

@@ -61,6 +61,51 @@ export interface KernelSwitches {
    * every real kernel up to 7.2.
    */
   readonly ksmAllowSpecial: boolean;
+  /**
+   * 6.4 (d7597f59d1d3 "mm: add new api to enable ksm per process"):
+   * prctl(PR_SET_MEMORY_MERGE) exists. Off: the prctl fails with EINVAL.
+   */
+  readonly prctlMemoryMerge: boolean;
+  /**
+   * 6.7 ("mm/mprotect: allow unfaulted VMAs to be unaccounted on
+   * mprotect()"): mprotect_fixup() drops VM_ACCOUNT when write is removed from
+   * an anonymous VMA without anon_vma. Off: VM_ACCOUNT stays (6.1, measured).
+   */
+  readonly mprotectUnaccount: boolean;
+  /**
+   * Before 6.12 ("mm: avoid using vma_merge() for new VMAs"): mmap_region()
+   * expands next first (if the new range fits its front), then prev, asking
+   * can_vma_merge_after() with next's anon_vma; is_mergeable_anon_vma() is
+   * asked about the existing VMA, so an unfaulted prev never takes a faulted
+   * next's anon_vma and next keeps the new range (6.1, measured).
+   */
+  readonly mmapExpandNextFirst: boolean;
+  /**
+   * 6.4 ("mm: add new KSM process and sysfs knobs"): /proc/PID/ksm_stat has
+   * `ksm_merging_pages` and `ksm_process_profit`, and the global counters
+   * `general_profit`. Off: only `ksm_rmap_items` per process (6.1).
+   */
+  readonly ksmProfitCounters: boolean;
+  /**
+   * 6.6 ("ksm: count all zero pages placed by KSM", "ksm: add ksm zero pages
+   * for each process"): the `ksm_zero_pages` counters, per process and global.
+   */
+  readonly ksmZeroPagesCounter: boolean;
+  /**
+   * 6.7 ("mm/ksm: add smart page scanning"): the `smart_scan` knob (and its
+   * skipping of pages that did not merge). Off: the knob is absent (ENOENT)
+   * and every page is looked at in every scan.
+   */
+  readonly ksmSmartScan: boolean;
+  /** 6.9 ("mm/ksm: add ksm advisor"): the `advisor_*` knobs. Off: absent (ENOENT). */
+  readonly ksmAdvisor: boolean;
+  /**
+   * 2025 ("mm/ksm: fix incorrect KSM counter handling in mm_struct during
+   * fork", backported to 6.12.y, not in 6.1.176): ksm_fork() zeroes the
+   * child's ksm_rmap_items and ksm_merging_pages. Off: the child keeps the
+   * parent's values, copied with the mm, and counts on from them (measured).
+   */
+  readonly ksmForkResetsCounters: boolean;
 }
 
 export type SwitchName = keyof KernelSwitches;
@@ -78,24 +123,40 @@ const K6_18: KernelSwitches = {
   dontunmapMunlocksRange: false,
   ksmStatMergeLines: true,
   ksmAllowSpecial: false,
+  prctlMemoryMerge: true,
+  mprotectUnaccount: true,
+  mmapExpandNextFirst: false,
+  ksmProfitCounters: true,
+  ksmZeroPagesCounter: true,
+  ksmSmartScan: true,
+  ksmAdvisor: true,
+  ksmForkResetsCounters: true,
+};
+
+const K6_12: KernelSwitches = {
+  ...K6_18, ksmEarly: false, anonVmaSourceRule: false, copiedFromForkCheck: false, multiVmaMremap: false,
+  // 6.12.117 keeps VM_ACCOUNT on a DONTUNMAP source (the fix reached 6.12.y; measured by booting it).
+  dontunmapSelfMerge: false, dontunmapKeepsAccount: true, stickyFlags: false, softDirty: true, ksmStatMergeLines: false,
+  mremapLegacyOrder: true, dontunmapMunlocksRange: true,
 };
 
 /**
  * The presets; "6.18" is the live kernel of these machines and the default.
  * "6.12" is Debian 12's linux-image-6.12 as booted by `verify --boot`
  * (docs/boot.md): before the 6.16 anon_vma rule and the 6.17 KSM series,
- * built with CONFIG_MEM_SOFT_DIRTY. "6.16" and "6.17" come from the notes
- * (no image to boot).
+ * built with CONFIG_MEM_SOFT_DIRTY. "6.1" is Debian 12's own kernel
+ * (linux-image-6.1.0-*-amd64-unsigned), booted the same way. "6.16" and
+ * "6.17" come from the notes (no image to boot).
  */
 export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
   "6.18": K6_18,
   "6.17": { ...K6_18, copiedFromForkCheck: false, dontunmapKeepsAccount: false, stickyFlags: false },
   "6.16": { ...K6_18, ksmEarly: false, copiedFromForkCheck: false, multiVmaMremap: false, dontunmapKeepsAccount: false, stickyFlags: false },
-  "6.12": {
-    ...K6_18, ksmEarly: false, anonVmaSourceRule: false, copiedFromForkCheck: false, multiVmaMremap: false,
-    // 6.12.117 keeps VM_ACCOUNT on a DONTUNMAP source (the fix reached 6.12.y; measured by booting it).
-    dontunmapSelfMerge: false, dontunmapKeepsAccount: true, stickyFlags: false, softDirty: true, ksmStatMergeLines: false,
-    mremapLegacyOrder: true, dontunmapMunlocksRange: true,
+  "6.12": K6_12,
+  // 6.1.176 as booted: 6.12's older mremap and anon_vma rules, plus what 6.2-6.11 added missing.
+  "6.1": {
+    ...K6_12, dontunmapSelfMerge: true, prctlMemoryMerge: false, mprotectUnaccount: false, mmapExpandNextFirst: true,
+    ksmProfitCounters: false, ksmZeroPagesCounter: false, ksmSmartScan: false, ksmAdvisor: false, ksmForkResetsCounters: false,
   },
 };
 

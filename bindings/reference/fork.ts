@@ -19,6 +19,13 @@ export function dup_mmap(k: Kernel, parent: Mm, pid: number): Mm {
   if (parent.ksmRegistered) k.ksm.ksm_enter(child);
   child.ksmZeroPages = parent.ksmZeroPages;
   k.ksm.zeroPages += child.ksmZeroPages;
+  // Before the 2025 fix (switch ksmForkResetsCounters off) nothing zeroes the
+  // copied rmap_items and merging pages counters: the child counts on from the
+  // parent's values.
+  if (!k.switches.ksmForkResetsCounters) {
+    child.ksmRmapItems = parent.ksmRmapItems;
+    child.ksmMergingPages = parent.ksmMergingPages;
+  }
   for (const vma of parent.tree.all()) {
     if (vmAny(vma.flags, VM_DONTCOPY)) continue;
     const tmp = vma.dup();

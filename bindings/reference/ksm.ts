@@ -2,7 +2,7 @@
  * The VMA side of KSM (mm/ksm.c): which VMAs may be VM_MERGEABLE, and
  * prctl(PR_SET_MEMORY_MERGE). The ksmd scan loop is not part of this file.
  */
-import { VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "../kernel/facts.js";
+import { EINVAL, VM_HUGETLB, VM_MAYSHARE, VM_MERGEABLE, VM_SHARED, VM_SPECIAL } from "../kernel/facts.js";
 import { vmAny, vmClear, vmSet } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import type { File, Mm } from "./mm_types.js";
@@ -31,8 +31,11 @@ export function ksm_vma_flags(k: Kernel, mm: Mm, file: File | null, flags: numbe
  * prctl(PR_SET_MEMORY_MERGE): enabling marks every compatible VMA mergeable,
  * disabling clears VM_MERGEABLE everywhere; both write the flag directly,
  * without any split or merge (ksm_enable_merge_any / ksm_disable_merge_any).
+ * Before 6.4 (switch prctlMemoryMerge off) prctl() knows no such option:
+ * EINVAL.
  */
 export function prctl_set_memory_merge(k: Kernel, mm: Mm, enable: boolean): number {
+  if (!k.switches.prctlMemoryMerge) return -EINVAL;
   if (enable) {
     if (mm.mergeAny) return 0;
     k.ksm.ksm_enter(mm);

@@ -7,7 +7,7 @@
  * the page contents, built with lib/rbtree.c's algorithms, because a search
  * resolves (and may prune or collapse) every node on its path.
  */
-import { EBUSY, EINVAL, PAGE_SIZE, VM_MERGEABLE } from "../kernel/facts.js";
+import { EBUSY, EINVAL, ENOENT, PAGE_SIZE, VM_MERGEABLE } from "../kernel/facts.js";
 import type { KnobValue, KsmKnobName } from "../kernel/kstrto.js";
 import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
@@ -41,6 +41,17 @@ export function memcmp_pages(a: bigint, b: bigint): number {
 }
 
 /** struct ksm_rmap_item: one per (mm, scanned page); a node of the unstable tree while UNSTABLE. */
+
+/**
+ * Whether /sys/kernel/mm/ksm/KEY exists on this kernel: smart_scan came with
+ * 6.7 (switch ksmSmartScan), the advisor_* knobs with 6.9 (ksmAdvisor); a
+ * missing file cannot be opened (ENOENT).
+ */
+export function ksm_knob_exists(k: Kernel, key: KsmKnobName): boolean {
+  if (key === "smart_scan") return k.switches.ksmSmartScan;
+  if (key.startsWith("advisor_")) return k.switches.ksmAdvisor;
+  return true;
+}
 export class RmapItem implements RbNode<RmapItem> {
   rbParent: RmapItem | null = null;
   rbLeft: RmapItem | null = null;
@@ -498,7 +509,8 @@ export class Ksm {
 
   /** Smart scan: skip pages that did not merge for a while (should_skip_rmap_item()). */
   private should_skip(page: Page, item: RmapItem): boolean {
-    if (!this.knobs.smart_scan || page.ksm) return false;
+    // Before 6.7 (switch ksmSmartScan off) there is no smart scan: nothing is skipped.
+    if (!this.k.switches.ksmSmartScan || !this.knobs.smart_scan || page.ksm) return false;
     const age = item.age;
     if (item.age < 255) item.age++;
     if (age < 3) return false;
@@ -679,6 +691,7 @@ export class Ksm {
 
   /** A write to /sys/kernel/mm/ksm/KEY (each store function's refusals and effects); 0 or -errno. */
   write_knob(key: KsmKnobName, v: KnobValue): number {
+    if (!ksm_knob_exists(this.k, key)) return -ENOENT;
     const uint = v.u;
     switch (key) {
       case "run": {

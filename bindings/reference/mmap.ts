@@ -17,7 +17,7 @@ import type { Kernel } from "./kernel.js";
 import { File, type Mm, Vma } from "./mm_types.js";
 import { populate_vma_page_range } from "./memory.js";
 import { within_mm_pages, zap_page_range } from "./pages.js";
-import { __split_vma, vma_merge_new_range, vmgNew } from "./vma.js";
+import { __split_vma, mmap_region_expand, vma_merge_new_range, vmgNew } from "./vma.js";
 
 const PMD_PAGES = 512;
 const LEGACY_MAP_MASK = 0x01 | 0x02 | 0x10 | 0x20 | 0x800 | 0x1000 | 0x4000000 | 0x100 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000;
@@ -152,7 +152,8 @@ function __mmap_region(k: Kernel, mm: Mm, file: File | null, addr: number, len: 
   const vmg = vmgNew(k, mm, start, end, pgoff, vmFlags, file);
   vmg.prev = mm.tree.findPrev(start);
   vmg.next = mm.tree.find(start);
-  let vma = vmg.prev !== null || vmg.next !== null ? vma_merge_new_range(vmg) : null;
+  let vma: Vma | null = null;
+  if (vmg.prev !== null || vmg.next !== null) vma = k.switches.mmapExpandNextFirst ? mmap_region_expand(vmg) : vma_merge_new_range(vmg);
   if (vma === null) {
     // __mmap_new_vma(): the driver's .mmap hook runs, then the late KSM check.
     let vmaFile = file;

@@ -15,7 +15,8 @@ import { vma_modified_flags, vma_modify_flags } from "./vma.js";
 /**
  * Apply newFlags to [start, end) of vma (mprotect_fixup()). A private mapping
  * that becomes writable is charged and gains VM_ACCOUNT; an unfaulted
- * anonymous one that stops being writable loses it. Returns the VMA covering
+ * anonymous one that stops being writable loses it (6.7+, switch
+ * mprotectUnaccount; before, it stays charged). Returns the VMA covering
  * the range (the next walk step's prev) or -errno.
  */
 function mprotect_fixup(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, start: number, end: number, newFlags: number): Vma | number {
@@ -23,7 +24,7 @@ function mprotect_fixup(k: Kernel, mm: Mm, vma: Vma, prev: Vma | null, start: nu
   if (newFlags === oldFlags) return vma;
   if (vmAny(newFlags, VM_WRITE)) {
     if (!vmAny(oldFlags, VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE)) newFlags = vmSet(newFlags, VM_ACCOUNT);
-  } else if (vmAny(oldFlags, VM_ACCOUNT) && vma_is_anonymous(vma) && vma.anonVma === null) {
+  } else if (k.switches.mprotectUnaccount && vmAny(oldFlags, VM_ACCOUNT) && vma_is_anonymous(vma) && vma.anonVma === null) {
     newFlags = vmClear(newFlags, VM_ACCOUNT);
   }
   const res = vma_modify_flags(k, mm, prev, vma, start, end, newFlags);

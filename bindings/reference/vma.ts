@@ -163,6 +163,41 @@ export function vma_merge_new_range(vmg: VmaMergeStruct): Vma | null {
 }
 
 /**
+ * Before 6.12 (switch mmapExpandNextFirst): mmap_region()'s "attempt to
+ * expand an old mapping". next is taken first if the new range (no anon_vma)
+ * fits its front; prev is then asked with next's anon_vma, or none if next
+ * was not taken, and if it agrees it absorbs the range (and next). The
+ * anon_vma test names the existing VMA, so an unfaulted prev (empty
+ * anon_vma chain) refuses a faulted next. Returns the expanded VMA or null.
+ */
+export function mmap_region_expand(vmg: VmaMergeStruct): Vma | null {
+  const { prev, next } = vmg;
+  if (vmAny(vmg.flags, VM_SPECIAL)) return null;
+  let target: Vma | null = null;
+  let start = vmg.start;
+  let end = vmg.end;
+  let pgoff = vmg.pgoff;
+  if (next !== null && next.start === vmg.end && can_vma_merge_before(vmg)) {
+    target = next;
+    end = next.end;
+    pgoff = next.pgoff - (vmg.end - vmg.start);
+  }
+  if (prev !== null && prev.end === vmg.start) {
+    vmg.anonVma = target === null ? null : target.anonVma;
+    const ok = can_vma_merge_after(vmg);
+    vmg.anonVma = null;
+    if (ok) {
+      target = prev;
+      start = prev.start;
+      pgoff = prev.pgoff;
+    }
+  }
+  if (target === null) return null;
+  vma_expand(vmg, target, start, end, pgoff);
+  return target;
+}
+
+/**
  * Try to merge the modified part [vmg.start, vmg.end) of vmg.middle with its
  * neighbours (vma_merge_existing_range()). Only a range touching an end of
  * middle can merge. Returns the surviving VMA, or null.

@@ -160,7 +160,12 @@ class Runner {
         }
         return;
       case "ksm_get":
-        for (const key of c.keys) this.out.push(formatKsmGet(key, this.sim.ksmRead(key)));
+        for (const key of c.keys) {
+          // Older kernels lack smart_scan (6.7) and the advisor knobs (6.9): the harness cannot read them either.
+          const absent = key === "smart_scan" ? !this.sim.switches.ksmSmartScan : key.startsWith("advisor_") && !this.sim.switches.ksmAdvisor;
+          if (absent) throw new ScenarioError(c.line, `ksm_get: /sys/kernel/mm/ksm/${key} does not exist on this kernel`);
+          this.out.push(formatKsmGet(key, this.sim.ksmRead(key)));
+        }
         return;
       case "ksm_scan":
         if (!this.sim.ksmScan(n(c.n))) {
@@ -174,17 +179,20 @@ class Runner {
         const k = p.ksmStat();
         const g = this.sim.ksmStat();
         const yes = (b: boolean) => (b ? "yes" : "no");
-        this.out.push(
-          `ksm_rmap_items ${k.ksmRmapItems}`, `ksm_zero_pages ${k.ksmZeroPages}`, `ksm_merging_pages ${k.ksmMergingPages}`,
-          `ksm_process_profit ${k.ksmProcessProfit}`,
-        );
-        // Older kernels (6.12) print no merge_any/mergeable lines.
-        if (this.sim.switches.ksmStatMergeLines) this.out.push(`ksm_merge_any ${yes(k.ksmMergeAny)}`, `ksm_mergeable ${yes(k.ksmMergeable)}`);
+        const sw = this.sim.switches;
+        // Older kernels print fewer lines: 6.12 no merge_any/mergeable, 6.1 only ksm_rmap_items
+        // (ksm_zero_pages came with 6.6, the profit counters with 6.4).
+        this.out.push(`ksm_rmap_items ${k.ksmRmapItems}`);
+        if (sw.ksmZeroPagesCounter) this.out.push(`ksm_zero_pages ${k.ksmZeroPages}`);
+        if (sw.ksmProfitCounters) this.out.push(`ksm_merging_pages ${k.ksmMergingPages}`, `ksm_process_profit ${k.ksmProcessProfit}`);
+        if (sw.ksmStatMergeLines) this.out.push(`ksm_merge_any ${yes(k.ksmMergeAny)}`, `ksm_mergeable ${yes(k.ksmMergeable)}`);
         this.out.push(
           `pages_shared ${g.pagesShared}`, `pages_sharing ${g.pagesSharing}`, `pages_unshared ${g.pagesUnshared}`,
           `pages_volatile ${g.pagesVolatile}`, `stable_node_chains ${g.stableNodeChains}`, `stable_node_dups ${g.stableNodeDups}`,
-          `ksm_zero_pages ${g.ksmZeroPages}`, `general_profit ${g.generalProfit}`, `full_scans ${g.fullScans}`,
         );
+        if (sw.ksmZeroPagesCounter) this.out.push(`ksm_zero_pages ${g.ksmZeroPages}`);
+        if (sw.ksmProfitCounters) this.out.push(`general_profit ${g.generalProfit}`);
+        this.out.push(`full_scans ${g.fullScans}`);
         return;
       }
       default:

@@ -31,7 +31,7 @@ const env = typeof process === "undefined" ? undefined : process.env.VMASIM_KSM_
 const ksmRuns = env === undefined ? 300 : Number(env);
 const mixedRuns = env === undefined ? 500 : Number(env);
 const advisorRuns = env === undefined ? 200 : Number(env);
-const KERNELS = ["6.12", "6.16", "6.17", "6.18"] as const;
+const KERNELS = ["6.1", "6.12", "6.16", "6.17", "6.18"] as const;
 
 /** Everything one engine can tell after a scenario: its report (or the error that stopped it) and its final state. */
 function outcome(text: string, engine: "ts" | "wasm", kernel: string): string {

@@ -8,7 +8,9 @@ import { Simulation } from "../../bindings/facade.js";
 
 const SWITCHES: readonly (keyof KernelSwitches)[] = [
   "ksmEarly", "anonVmaSourceRule", "copiedFromForkCheck", "multiVmaMremap", "dontunmapSelfMerge", "dontunmapKeepsAccount", "stickyFlags",
-  "softDirty", "mremapLegacyOrder", "dontunmapMunlocksRange", "ksmStatMergeLines", "ksmAllowSpecial",
+  "softDirty", "mremapLegacyOrder", "dontunmapMunlocksRange", "ksmStatMergeLines", "ksmAllowSpecial", "prctlMemoryMerge",
+  "mprotectUnaccount", "mmapExpandNextFirst", "ksmProfitCounters", "ksmZeroPagesCounter", "ksmSmartScan", "ksmAdvisor",
+  "ksmForkResetsCounters",
 ];
 
 function thrown(f: () => unknown): Error {
@@ -21,8 +23,8 @@ function thrown(f: () => unknown): Error {
 }
 
 describe("resolveKernel presets", () => {
-  it("knows 6.12, 6.16, 6.17 and 6.18, and 6.18 is the default", () => {
-    expect(Object.keys(KERNEL_PRESETS).sort()).toEqual(["6.12", "6.16", "6.17", "6.18"]);
+  it("knows 6.1, 6.12, 6.16, 6.17 and 6.18, and 6.18 is the default", () => {
+    expect(Object.keys(KERNEL_PRESETS).sort()).toEqual(["6.1", "6.12", "6.16", "6.17", "6.18"]);
     expect(DEFAULT_KERNEL).toBe("6.18");
     expect(new Simulation().kernel).toBe("6.18");
   });
@@ -39,8 +41,25 @@ describe("resolveKernel presets", () => {
     expect(resolveKernel("6.18")).toEqual({
       ksmEarly: true, anonVmaSourceRule: true, copiedFromForkCheck: true, multiVmaMremap: true, dontunmapSelfMerge: true,
       dontunmapKeepsAccount: true, stickyFlags: true, softDirty: false, mremapLegacyOrder: false, dontunmapMunlocksRange: false,
-      ksmStatMergeLines: true, ksmAllowSpecial: false,
+      ksmStatMergeLines: true, ksmAllowSpecial: false, prctlMemoryMerge: true, mprotectUnaccount: true,
+      mmapExpandNextFirst: false, ksmProfitCounters: true, ksmZeroPagesCounter: true, ksmSmartScan: true, ksmAdvisor: true,
+      ksmForkResetsCounters: true,
     });
+  });
+
+  it("6.1 (Debian 12's own, booted): 6.12's switches, the old mmap_region() expand, no per-process KSM, fewer KSM files", () => {
+    const k = resolveKernel("6.1");
+    const k12 = resolveKernel("6.12");
+    const differ = (Object.keys(k) as (keyof typeof k)[]).filter((s) => k[s] !== k12[s]).sort();
+    expect(differ).toEqual([
+      "dontunmapSelfMerge", "ksmAdvisor", "ksmForkResetsCounters", "ksmProfitCounters", "ksmSmartScan", "ksmZeroPagesCounter",
+      "mmapExpandNextFirst", "mprotectUnaccount", "prctlMemoryMerge",
+    ]);
+    expect([k.dontunmapSelfMerge, k.mmapExpandNextFirst]).toEqual([true, true]);
+  });
+
+  it("the switches fit the Wasm engine's mask (gen-facts writes 1 << i as a u32 constant: bit 31 would come out negative)", () => {
+    expect(SWITCHES.length).toBeLessThanOrEqual(31);
   });
 
   it("6.12 (Debian 12's, booted): old anon_vma rule, no KSM series, soft-dirty configured, the old mremap order", () => {
