@@ -4,11 +4,12 @@ import {
   EACCES, EAGAIN, EFAULT, EINVAL, ENOMEM, MADV_COLD, MADV_COLLAPSE, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP,
   MADV_DONTFORK, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL,
   MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL, MADV_UNMERGEABLE,
-  MADV_WIPEONFORK, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE,
+  MADV_WIPEONFORK, SW_MADVISE_POPULATE_PER_VMA, VM_DONTCOPY, VM_DONTDUMP, VM_HUGEPAGE, VM_HUGETLB, VM_IO, VM_LOCKED, VM_MAYSHARE, VM_MAYWRITE,
   VM_MERGEABLE, VM_NOHUGEPAGE, VM_PFNMAP, VM_RAND_READ, VM_READ, VM_SEQ_READ, VM_SHARED, VM_SPECIAL, VM_WIPEONFORK,
   VM_WRITE,
 } from "./generated/facts";
 import { ksm_compatible } from "./ksm";
+import { sw } from "./kernel";
 import { ksm_enter } from "./ksmd";
 import { do_populate_page, unshare_ksm_range, zap_page_range } from "./pages";
 import { anon_vma_prepare, beyond_eof } from "./memory";
@@ -148,7 +149,9 @@ export function do_madvise(mm: usize, startAddr: f64, lenIn: f64, advice: u32): 
   if (endAddr == startAddr) return 0;
   const start = <u64>(startAddr / PAGE);
   const end = <u64>(endAddr / PAGE);
-  if (advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE) return madvise_populate(mm, start, end, advice == MADV_POPULATE_WRITE);
+  const populate = advice == MADV_POPULATE_READ || advice == MADV_POPULATE_WRITE;
+  // 6.10+: one madvise_populate() for the whole range; before (SW_MADVISE_POPULATE_PER_VMA) one per VMA of the walk.
+  if (populate && !sw(SW_MADVISE_POPULATE_PER_VMA)) return madvise_populate(mm, start, end, advice == MADV_POPULATE_WRITE);
 
   let v = tree_find(mm, start);
   let prev: usize = v != 0 && start > vma_start(v) ? v : v != 0 ? tree_prev(mm, v) : 0;
@@ -162,7 +165,14 @@ export function do_madvise(mm: usize, startAddr: f64, lenIn: f64, advice: u32): 
       if (rangeStart >= end) break;
     }
     const rangeEnd = min(vma_end(v), end);
-    const res = madvise_vma_behavior(mm, v, prev, rangeStart, rangeEnd, advice);
+    let res: usize;
+    if (populate) {
+      const err = madvise_populate(mm, rangeStart, rangeEnd, advice == MADV_POPULATE_WRITE);
+      if (err != 0) return err;
+      res = v;
+    } else {
+      res = madvise_vma_behavior(mm, v, prev, rangeStart, rangeEnd, advice);
+    }
     if (is_err(res)) return <i64><isize>res;
     prev = res;
     rangeStart = max(rangeEnd, vma_end(res));

@@ -106,6 +106,14 @@ export interface KernelSwitches {
    * parent's values, copied with the mm, and counts on from them (measured).
    */
   readonly ksmForkResetsCounters: boolean;
+  /**
+   * Before 6.10 ("mm/madvise: make MADV_POPULATE_(READ|WRITE) handle
+   * VM_FAULT_RETRY properly"): madvise_walk_vmas() calls madvise_populate()
+   * per VMA, so a hole gives ENOMEM only at the end (the VMAs after it are
+   * populated, and an incompatible one there fails first, EINVAL). On: one
+   * call for the whole range, the first hole fails at once (measured on 6.1).
+   */
+  readonly madvisePopulatePerVma: boolean;
 }
 
 export type SwitchName = keyof KernelSwitches;
@@ -131,6 +139,7 @@ const K6_18: KernelSwitches = {
   ksmSmartScan: true,
   ksmAdvisor: true,
   ksmForkResetsCounters: true,
+  madvisePopulatePerVma: false,
 };
 
 const K6_12: KernelSwitches = {
@@ -157,6 +166,7 @@ export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
   "6.1": {
     ...K6_12, dontunmapSelfMerge: true, prctlMemoryMerge: false, mprotectUnaccount: false, mmapExpandNextFirst: true,
     ksmProfitCounters: false, ksmZeroPagesCounter: false, ksmSmartScan: false, ksmAdvisor: false, ksmForkResetsCounters: false,
+    madvisePopulatePerVma: true,
   },
 };
 

@@ -158,7 +158,10 @@ export function do_madvise(k: Kernel, mm: Mm, startAddr: number, lenIn: number, 
   if (endAddr === startAddr) return 0;
   const start = startAddr / PAGE_SIZE;
   const end = endAddr / PAGE_SIZE;
-  if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) return madvise_populate(k, mm, start, end, advice === MADV_POPULATE_WRITE);
+  const populate = advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE;
+  // 6.10+: one madvise_populate() call for the whole range. Before (switch
+  // madvisePopulatePerVma), the walk below calls it per VMA like any advice.
+  if (populate && !k.switches.madvisePopulatePerVma) return madvise_populate(k, mm, start, end, advice === MADV_POPULATE_WRITE);
 
   let vma = mm.tree.find(start);
   let prev: Vma | null = vma !== null && start > vma.start ? vma : vma !== null ? mm.tree.prev(vma) : mm.tree.findPrev(start);
@@ -172,7 +175,13 @@ export function do_madvise(k: Kernel, mm: Mm, startAddr: number, lenIn: number, 
       if (rangeStart >= end) break;
     }
     const rangeEnd = Math.min(vma.end, end);
-    const res = madvise_vma_behavior(k, mm, vma, prev, rangeStart, rangeEnd, advice);
+    let res: Vma | number;
+    if (populate) {
+      const err = madvise_populate(k, mm, rangeStart, rangeEnd, advice === MADV_POPULATE_WRITE);
+      res = err !== 0 ? err : vma;
+    } else {
+      res = madvise_vma_behavior(k, mm, vma, prev, rangeStart, rangeEnd, advice);
+    }
     if (typeof res === "number") return res;
     prev = res;
     rangeStart = Math.max(rangeEnd, res.end);
