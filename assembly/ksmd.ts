@@ -21,7 +21,9 @@
 // operations run in the same order on the same keys.
 
 import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve, pow2_class } from "./alloc";
-import { EBUSY, EINVAL, ENOENT, ENOMEM, SW_KSM_ADVISOR, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
+import {
+  EBUSY, EINVAL, ENOENT, ENOMEM, SW_KSM_ADVISOR, SW_KSM_DUP_CANDIDATES_ONLY, SW_KSM_SMART_SCAN, VM_MERGEABLE,
+} from "./generated/facts";
 import {
   KNOB_ADVISOR_MAX_CPU, KNOB_ADVISOR_MAX_PAGES_TO_SCAN, KNOB_ADVISOR_MIN_PAGES_TO_SCAN, KNOB_ADVISOR_MODE,
   KNOB_ADVISOR_TARGET_SCAN_TIME, KNOB_MAX_PAGE_SHARING, KNOB_MERGE_ACROSS_NODES, KNOB_PAGES_TO_SCAN, KNOB_RUN,
@@ -584,12 +586,20 @@ function get_page(node: usize): usize {
 function stable_node_dup(chain: usize, mayPrune: bool): usize {
   const prune = mayPrune && clock >= nd_prune_time(chain) + kPruneMs;
   if (prune) nd_set_prune_time(chain, clock);
+  // Before 6.11 (SW_KSM_DUP_CANDIDATES_ONLY): only dups with room are picked, and
+  // the chain collapses only while pruning, when its one live dup was found.
+  const legacy = sw(SW_KSM_DUP_CANDIDATES_ONLY);
   let found: usize = 0;
+  let live = 0;
   let dup = nd_dups(chain);
   while (dup != 0) {
     const next = nd_dnext(dup);
     if (get_page(dup) != 0) {
-      if (found == 0 || (candidate(dup) && (!candidate(found) || nd_item_count(dup) > nd_item_count(found)))) {
+      live++;
+      const better = legacy
+        ? candidate(dup) && (found == 0 || nd_item_count(dup) > nd_item_count(found))
+        : found == 0 || (candidate(dup) && (!candidate(found) || nd_item_count(dup) > nd_item_count(found)));
+      if (better) {
         found = dup;
         if (!prune && candidate(found)) break;
       }
@@ -597,7 +607,7 @@ function stable_node_dup(chain: usize, mayPrune: bool): usize {
     dup = next;
   }
   if (found != 0) {
-    if (nd_dup_count(chain) == 1) {
+    if (legacy ? prune && live == 1 : nd_dup_count(chain) == 1) {
       dup_unlink(chain, found);
       rb_replace_node(chain, found, stableRoot);
       memo_add(found);

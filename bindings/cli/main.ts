@@ -53,8 +53,8 @@ then 'N passed, N failed'.
 Exit status 1 if any file fails.
 
 With --boot, the kernel is not this machine's: a Debian kernel package (e.g.
-linux-image-6.12.*+deb12-amd64-unsigned, fetched with apt-get and cached) or a
-vmlinuz file is booted under qemu, all the scenarios run in one boot, and the
+linux-image-6.12.*+deb12-amd64-unsigned or linux-image-6.1.0-50-amd64-unsigned,
+fetched with apt-get and cached) or a vmlinuz file is booted under qemu, all the scenarios run in one boot, and the
 simulator runs with the matching --kernel preset (from the booted version,
 unless --kernel is given). A scenario that crashes or hangs the guest is
 reported as such; the others still run.`,
@@ -76,7 +76,7 @@ phases, the VMA count and the engine's memory per VMA.`,
 
 Runs the seed case and an allocator-like workload (adjacent anonymous mmaps,
 some writes and mprotects, under PR_SET_MEMORY_MERGE) on every kernel
-version's behaviour (6.12, 6.16, 6.17, 6.18) and prints the VMA counts side
+version's behaviour (6.1, 6.12, 6.16, 6.17, 6.18) and prints the VMA counts side
 by side, plus the live kernel's if available.`,
 };
 
@@ -241,6 +241,7 @@ function cmdShowcase(args: string[]): number {
     "",
     "Up to 6.16 a new VMA got VM_MERGEABLE only after the merge attempt, so it never merged with its",
     "already-mergeable neighbours; 6.17 sets the flag first. 6.12 also lacks 6.16's anon_vma rule.",
+    "6.1 has no PR_SET_MEMORY_MERGE at all (EINVAL: it came with 6.4), so nothing there is mergeable.",
     "'vmasim verify --boot linux-image-6.12.*+deb12-amd64-unsigned FILE...' checks 6.12 on the real kernel.",
   );
   process.stdout.write(`${out.join("\n")}\n`);

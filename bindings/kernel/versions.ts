@@ -114,6 +114,15 @@ export interface KernelSwitches {
    * call for the whole range, the first hole fails at once (measured on 6.1).
    */
   readonly madvisePopulatePerVma: boolean;
+  /**
+   * Before 6.11 ("mm/ksm: optimize the chain()/chain_prune() interfaces"):
+   * stable_node_dup() picks only dups with room (none: the walk compares with
+   * any dup, stable_node_dup_any()), and a chain collapses into its dup only
+   * while pruning (every stable_node_chains_prune_millisecs) and if that was
+   * its one live dup. On: the best dup, full or not, and a chain of one dup
+   * always collapses (measured on 6.1: a chain of one dup stays a chain).
+   */
+  readonly ksmDupCandidatesOnly: boolean;
 }
 
 export type SwitchName = keyof KernelSwitches;
@@ -140,6 +149,7 @@ const K6_18: KernelSwitches = {
   ksmAdvisor: true,
   ksmForkResetsCounters: true,
   madvisePopulatePerVma: false,
+  ksmDupCandidatesOnly: false,
 };
 
 const K6_12: KernelSwitches = {
@@ -166,7 +176,7 @@ export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
   "6.1": {
     ...K6_12, dontunmapSelfMerge: true, prctlMemoryMerge: false, mprotectUnaccount: false, mmapExpandNextFirst: true,
     ksmProfitCounters: false, ksmZeroPagesCounter: false, ksmSmartScan: false, ksmAdvisor: false, ksmForkResetsCounters: false,
-    madvisePopulatePerVma: true,
+    madvisePopulatePerVma: true, ksmDupCandidatesOnly: true,
   },
 };
 

@@ -267,16 +267,25 @@ export class Ksm {
   private stable_node_dup(chain: StableNode, mayPrune: boolean): StableNode | null {
     const prune = mayPrune && this.clock >= chain.pruneTime + this.knobs.stable_node_chains_prune_millisecs;
     if (prune) chain.pruneTime = this.clock;
+    // Before 6.11 (switch ksmDupCandidatesOnly): only dups with room are picked
+    // (none: null, and the walk takes any dup), and the chain collapses only
+    // while pruning, when its one live dup was found.
+    const legacy = this.k.switches.ksmDupCandidatesOnly;
     let found: StableNode | null = null;
+    let live = 0;
     for (const dup of [...chain.dups]) {
       if (this.get_page(dup) === null) continue;
-      if (found === null || (this.candidate(dup) && (!this.candidate(found) || dup.items.length > found.items.length))) {
+      live++;
+      const better = legacy
+        ? this.candidate(dup) && (found === null || dup.items.length > found.items.length)
+        : found === null || (this.candidate(dup) && (!this.candidate(found) || dup.items.length > found.items.length));
+      if (better) {
         found = dup;
         if (!prune && this.candidate(found)) break;
       }
     }
     if (found !== null) {
-      if (chain.dups.length === 1) {
+      if (legacy ? prune && live === 1 : chain.dups.length === 1) {
         chain.dups.length = 0;
         found.chain = null;
         rb_replace_node(chain, found, this.stableRoot);

@@ -10,7 +10,7 @@ const SWITCHES: readonly (keyof KernelSwitches)[] = [
   "ksmEarly", "anonVmaSourceRule", "copiedFromForkCheck", "multiVmaMremap", "dontunmapSelfMerge", "dontunmapKeepsAccount", "stickyFlags",
   "softDirty", "mremapLegacyOrder", "dontunmapMunlocksRange", "ksmStatMergeLines", "ksmAllowSpecial", "prctlMemoryMerge",
   "mprotectUnaccount", "mmapExpandNextFirst", "ksmProfitCounters", "ksmZeroPagesCounter", "ksmSmartScan", "ksmAdvisor",
-  "ksmForkResetsCounters", "madvisePopulatePerVma",
+  "ksmForkResetsCounters", "madvisePopulatePerVma", "ksmDupCandidatesOnly",
 ];
 
 function thrown(f: () => unknown): Error {
@@ -43,7 +43,7 @@ describe("resolveKernel presets", () => {
       dontunmapKeepsAccount: true, stickyFlags: true, softDirty: false, mremapLegacyOrder: false, dontunmapMunlocksRange: false,
       ksmStatMergeLines: true, ksmAllowSpecial: false, prctlMemoryMerge: true, mprotectUnaccount: true,
       mmapExpandNextFirst: false, ksmProfitCounters: true, ksmZeroPagesCounter: true, ksmSmartScan: true, ksmAdvisor: true,
-      ksmForkResetsCounters: true, madvisePopulatePerVma: false,
+      ksmForkResetsCounters: true, madvisePopulatePerVma: false, ksmDupCandidatesOnly: false,
     });
   });
 
@@ -52,7 +52,7 @@ describe("resolveKernel presets", () => {
     const k12 = resolveKernel("6.12");
     const differ = (Object.keys(k) as (keyof typeof k)[]).filter((s) => k[s] !== k12[s]).sort();
     expect(differ).toEqual([
-      "dontunmapSelfMerge", "ksmAdvisor", "ksmForkResetsCounters", "ksmProfitCounters", "ksmSmartScan", "ksmZeroPagesCounter",
+      "dontunmapSelfMerge", "ksmAdvisor", "ksmDupCandidatesOnly", "ksmForkResetsCounters", "ksmProfitCounters", "ksmSmartScan", "ksmZeroPagesCounter",
       "madvisePopulatePerVma", "mmapExpandNextFirst", "mprotectUnaccount", "prctlMemoryMerge",
     ]);
     expect([k.dontunmapSelfMerge, k.mmapExpandNextFirst]).toEqual([true, true]);
