@@ -8,7 +8,7 @@ import { MADV, MAP_FLAG_NAMES, PAGE_SIZE, lookup, VM_EXEC, VM_MAYSHARE, VM_READ,
 import { DEFAULT_KERNEL, type KernelSwitches, resolveKernel } from "./kernel/versions.js";
 import { KSM_KNOB_NAMES, type KsmKnobName, parseKnobValue, showKnob } from "./kernel/kstrto.js";
 import { ReferenceEngine } from "./reference/engine.js";
-import { WasmEngine } from "./wasm/engine.js";
+import { type CoreSource, WasmEngine } from "./wasm/engine.js";
 import type { VmaView } from "./scenario/report.js";
 import {
   CMD_SLOTS, OP_MADVISE, OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_PRCTL_MEMORY_MERGE, OP_READ,
@@ -27,6 +27,13 @@ export interface SimulationOptions {
   readonly kernel?: string;
   /** Single switches on top of the preset, e.g. ["ksmEarly=off"]. */
   readonly set?: readonly string[];
+  /**
+   * The Wasm engine's code, for engine "wasm": a compiled WebAssembly.Module
+   * (compile build/core.wasm once, e.g. with WebAssembly.compileStreaming, and
+   * share it between simulations and workers) or the .wasm bytes. Default: the
+   * copy embedded in the package.
+   */
+  readonly wasm?: CoreSource;
 }
 
 /** One VMA as the facade reports it. */
@@ -130,8 +137,8 @@ function parseMapFlagsArg(flags: string | number): number {
   return bits;
 }
 
-export function createEngine(name: EngineName, switches: KernelSwitches): Engine {
-  return name === "ts" ? new ReferenceEngine(switches) : new WasmEngine(switches);
+export function createEngine(name: EngineName, switches: KernelSwitches, wasm?: CoreSource): Engine {
+  return name === "ts" ? new ReferenceEngine(switches) : new WasmEngine(switches, wasm);
 }
 
 function adviceArg(advice: string | number): number {
@@ -242,7 +249,7 @@ export class Simulation {
 
   constructor(opts: SimulationOptions = {}) {
     this.kernel = opts.kernel ?? DEFAULT_KERNEL;
-    this.engine = createEngine(opts.engine ?? "ts", resolveKernel(this.kernel, opts.set ?? []));
+    this.engine = createEngine(opts.engine ?? "ts", resolveKernel(this.kernel, opts.set ?? []), opts.wasm);
   }
 
   /** The behaviour switches of the simulated kernel. */

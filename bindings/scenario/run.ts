@@ -4,6 +4,7 @@
  * engine behind the facade.
  */
 import { type AddressSpace, type Batch, type EngineName, type FileHandle, Simulation } from "../facade.js";
+import type { CoreSource } from "../wasm/engine.js";
 import { WINDOW_END, WINDOW_START } from "../kernel/facts.js";
 import { type Command, ScenarioError, commandWord } from "./commands.js";
 import { parseScenario } from "./parse.js";
@@ -13,6 +14,8 @@ export interface RunOptions {
   readonly engine?: EngineName;
   readonly kernel?: string;
   readonly set?: readonly string[];
+  /** The Wasm engine's code (SimulationOptions.wasm). */
+  readonly wasm?: CoreSource;
 }
 
 const U64 = 2n ** 64n;
@@ -35,7 +38,7 @@ export function runScenarioLines(text: string, opts: RunOptions = {}): string[] 
 
 /** A Simulation for the options (engine, kernel version, switches). */
 export function simulationFor(opts: RunOptions = {}): Simulation {
-  return new Simulation({ engine: opts.engine ?? "ts", kernel: opts.kernel ?? "6.18", set: opts.set ?? [] });
+  return new Simulation({ engine: opts.engine ?? "ts", kernel: opts.kernel ?? "6.18", set: opts.set ?? [], ...(opts.wasm === undefined ? {} : { wasm: opts.wasm }) });
 }
 
 /** Runs a scenario on a given Simulation (which keeps its state afterwards) and returns the report lines. */
