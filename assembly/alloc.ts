@@ -78,11 +78,25 @@ export function pow2_bytes(cls: i32): usize {
   return classBytes(cls);
 }
 
+/** Where the bump region must end: the 4 GiB of a 32-bit memory, less its last 64 KiB page (or lower: alloc_set_limit). */
+const HEAP_END_MAX: u64 = 0xffff0000;
+let heapEnd: u64 = HEAP_END_MAX;
+
+/**
+ * Make the bump region end after bytes more than it holds today, as if
+ * linear memory ended there (a test hook: exhausting memory the real way
+ * takes 4 GiB); u64.MAX_VALUE restores the full 4 GiB.
+ */
+export function alloc_set_limit(bytes: u64): void {
+  const end = <u64>heapTop + bytes;
+  heapEnd = bytes == u64.MAX_VALUE || end > HEAP_END_MAX ? HEAP_END_MAX : end;
+}
+
 /** Take bytes from the bump region, growing memory; 0 if memory is exhausted. */
 function sbrk(bytes: usize): usize {
   const ptr = heapTop;
   const end = <u64>ptr + <u64>bytes;
-  if (end > <u64>0xffff0000) return 0;
+  if (end > heapEnd) return 0;
   const have = <usize>memory.size() * PAGE_BYTES;
   if (<usize>end > have) {
     const need = <i32>((<usize>end - have + PAGE_BYTES - 1) / PAGE_BYTES);
@@ -125,7 +139,7 @@ function fresh_block(cls: i32, bytes: usize): usize {
  */
 function carve(cls: i32, bytes: usize, n: u32): bool {
   const total = <u64>n * <u64>bytes;
-  if (total > <u64>0xffff0000) return false;
+  if (total > HEAP_END_MAX) return false;
   if (line_aligned(cls) && !align_line()) return false;
   const base = sbrk(<usize>total);
   if (base == 0) return false;

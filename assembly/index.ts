@@ -10,9 +10,11 @@ import {
   OP_KSM_WRITE, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP,
   OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
 } from "./generated/abi";
-import { EINVAL, ENOMEM, MADV_MERGEABLE, MADV_POPULATE_WRITE, MADV_UNMERGEABLE, VM_SHARED, VM_WRITE } from "./generated/facts";
 import {
-  CLASS_CHUNK, CLASS_ITEM, CLASS_NODE, CLASS_PAGE, CLASS_SLOT, CLASS_VMA, alloc_init, alloc_set_class, block_reserve,
+  EINVAL, ENOMEM, MADV_MERGEABLE, MADV_POPULATE_WRITE, MADV_UNMERGEABLE, PROT_WRITE, VM_LOCKED, VM_LOCKONFAULT, VM_SHARED, VM_WRITE,
+} from "./generated/facts";
+import {
+  CLASS_CHUNK, CLASS_ITEM, CLASS_NODE, CLASS_PAGE, CLASS_SLOT, CLASS_VMA, alloc_init, alloc_set_class, alloc_set_limit, block_reserve,
   heap_bytes,
 } from "./alloc";
 import { do_madvise } from "./madvise";
@@ -87,6 +89,47 @@ function reserve_faults(mm: usize, first: u64, last: u64): bool {
     v = tree_next(mm, v);
   }
   return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
+}
+
+/**
+ * Room for what an mprotect adding write to [first, last) may populate: every
+ * page of a private locked VMA that is not writable yet, unless it locks on
+ * fault (mprotect_fixup() populates those at once), and their leaves.
+ */
+function reserve_mprotect_populate(mm: usize, first: u64, last: u64): bool {
+  let pages: u64 = 0;
+  let leaves: u64 = 0;
+  let v = tree_find(mm, first);
+  while (v != 0 && vma_start(v) < last) {
+    const f = vma_flags(v);
+    if ((f & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (f & VM_LOCKONFAULT) == 0) {
+      const s = max(first, vma_start(v));
+      const e = min(last, vma_end(v));
+      pages += e - s;
+      leaves += leaves_spanned(s, e);
+    }
+    v = tree_next(mm, v);
+  }
+  return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
+}
+
+/**
+ * Room for the VMAs a change of [addr, addr+len) can split off (munmap,
+ * mprotect, madvise, mlock): one at each end of the range that falls inside
+ * a VMA, none in between (whole VMAs change or go as they are). A change
+ * that splits nothing needs no memory, so it works even when memory is full.
+ */
+function reserve_splits(mm: usize, addr: f64, len: f64): bool {
+  const first = first_page(addr);
+  const last = last_page(addr, len);
+  let n = 0;
+  const a = tree_find(mm, first);
+  if (a != 0 && vma_start(a) < first) n++;
+  if (last > first) {
+    const b = tree_find(mm, last - 1);
+    if (b != 0 && vma_start(b) < last && vma_end(b) > last) n++;
+  }
+  return n == 0 || (block_reserve(CLASS_VMA, <u32>n) && tree_reserve(mm, n));
 }
 
 /** The pages [first, last) that the bytes [addr, addr+len) touch, cut at 2^64 (touchedPages). */
@@ -170,16 +213,25 @@ function exec(c: usize): f64 {
       return <f64>prctl_set_memory_merge(mm, arg(c, 0) != 0);
     }
   }
-  if (!reserve(mm, 4)) return -<f64>ENOMEM;
+  // Calls that can split VMAs reserve for the splits at their range's ends.
+  if (op == OP_MUNMAP || op == OP_MPROTECT || op == OP_MADVISE || op == OP_MLOCK || op == OP_MUNLOCK) {
+    if (!reserve_splits(mm, arg(c, 0), arg(c, 1))) return -<f64>ENOMEM;
+  }
   switch (op) {
     case OP_MMAP:
-      // A mapping made under PR_SET_MEMORY_MERGE registers the mm with ksmd (an mm_slot).
-      if (!ksm_reserve_slot()) return -<f64>ENOMEM;
+      // A new VMA, the pieces of the VMAs it may cut, a shmem file; and under
+      // PR_SET_MEMORY_MERGE registering the mm with ksmd (an mm_slot).
+      if (!reserve(mm, 3) || !ksm_reserve_slot()) return -<f64>ENOMEM;
       return do_mmap(mm, <u32>max(arg(c, 5), 0), arg(c, 0), arg(c, 1), <u32>arg(c, 2), <u32>arg(c, 3), arg(c, 4));
     case OP_MUNMAP:
       return <f64>do_munmap(mm, arg(c, 0), arg(c, 1));
-    case OP_MPROTECT:
-      return <f64>do_mprotect(mm, arg(c, 0), arg(c, 1), <u32>arg(c, 2));
+    case OP_MPROTECT: {
+      const prot = <u32>arg(c, 2);
+      if ((prot & PROT_WRITE) != 0 && !reserve_mprotect_populate(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)))) {
+        return -<f64>ENOMEM;
+      }
+      return <f64>do_mprotect(mm, arg(c, 0), arg(c, 1), prot);
+    }
     case OP_MADVISE: {
       const advice = <u32>arg(c, 2);
       const first = first_page(arg(c, 0));
@@ -286,6 +338,14 @@ export function ksm_checksum(lo: u32, hi: u32): u32 {
 /** Test hook: memcmp_pages() of the 64-bit contents ahi:alo and bhi:blo. */
 export function ksm_memcmp(alo: u32, ahi: u32, blo: u32, bhi: u32): i32 {
   return memcmp_pages((<u64>ahi << 32) | <u64>alo, (<u64>bhi << 32) | <u64>blo);
+}
+
+/**
+ * Test hook: let the engine's records grow by at most bytes more (as if
+ * linear memory ended there); a negative value restores the 4 GiB.
+ */
+export function heap_limit(bytes: f64): void {
+  alloc_set_limit(bytes < 0 ? u64.MAX_VALUE : <u64>bytes);
 }
 
 /** Bytes of linear memory the engine's records occupy (free blocks included). */

@@ -4,7 +4,7 @@
  */
 import { CMD_SLOTS } from "../wasm/abi.js";
 import { type Engine, FileKind, type VmaInfo, runCommand } from "../engine.js";
-import { EINVAL, ENOMEM, MADV_POPULATE_WRITE, PAGE_SIZE } from "../kernel/facts.js";
+import { EINVAL, ENOMEM, MADV_POPULATE_WRITE, PAGE_SIZE, PROT_WRITE } from "../kernel/facts.js";
 import { KSM_KNOB_NAMES } from "../kernel/kstrto.js";
 import type { KernelSwitches } from "../kernel/versions.js";
 import { dup_mmap } from "./fork.js";
@@ -17,7 +17,7 @@ import { File, Mm, type Vma } from "./mm_types.js";
 import { do_mmap, do_munmap } from "./mmap.js";
 import { do_mprotect } from "./mprotect.js";
 import { do_mremap } from "./mremap.js";
-import { fault_room } from "./pages.js";
+import { fault_room, mprotect_populate_room } from "./pages.js";
 
 function info(v: Vma): VmaInfo {
   return {
@@ -98,6 +98,7 @@ export class ReferenceEngine implements Engine {
   }
 
   mprotect(pid: number, addr: number, len: number, prot: number): number {
+    if ((prot & PROT_WRITE) !== 0 && !mprotect_populate_room(this.mm(pid), ...touchedPages(addr, len))) return -ENOMEM;
     return do_mprotect(this.k, this.mm(pid), addr, len, prot);
   }
 

@@ -5,7 +5,7 @@
  * Shared mappings, read faults (the zero page) and page-cache pages are not
  * anonymous and are not tracked.
  */
-import { MAX_MM_PAGES, VM_SHARED, VM_WRITE } from "../kernel/facts.js";
+import { MAX_MM_PAGES, VM_LOCKED, VM_LOCKONFAULT, VM_SHARED, VM_WRITE } from "../kernel/facts.js";
 import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import { KSM_ZERO_PAGE, type Mm, Page } from "./mm_types.js";
@@ -50,6 +50,22 @@ export function fault_room(mm: Mm, first: number, last: number): boolean {
   let pages = 0;
   for (let v = mm.tree.find(first); v !== null && v.start < last; v = mm.tree.next(v)) {
     if (vmAny(v.flags, VM_WRITE) && !vmAny(v.flags, VM_SHARED)) pages += Math.min(last, v.end) - Math.max(first, v.start);
+  }
+  return within_mm_pages(mm, pages);
+}
+
+/**
+ * Whether there is room for what an mprotect adding write to [first, last)
+ * may populate: every page of a private locked VMA that is not writable yet
+ * (mprotect_fixup() populates those for write at once), unless it locks on
+ * fault. The check mprotect makes first.
+ */
+export function mprotect_populate_room(mm: Mm, first: number, last: number): boolean {
+  let pages = 0;
+  for (let v = mm.tree.find(first); v !== null && v.start < last; v = mm.tree.next(v)) {
+    if ((v.flags & (VM_WRITE | VM_SHARED | VM_LOCKED)) === VM_LOCKED && !vmAny(v.flags, VM_LOCKONFAULT)) {
+      pages += Math.min(last, v.end) - Math.max(first, v.start);
+    }
   }
   return within_mm_pages(mm, pages);
 }

@@ -28,6 +28,7 @@ export interface CoreExports {
   ksm_global(): void;
   ksm_knobs(): void;
   engine_bytes(): number;
+  heap_limit(bytes: number): void;
 }
 
 /** What may stand in for the embedded module: a compiled module or the .wasm bytes. */
@@ -236,6 +237,15 @@ export class WasmEngine implements Engine {
   }
 
   /** Bytes of linear memory the engine's records use. */
+  /**
+   * Let the engine's records grow by at most bytes more, as if linear memory
+   * ended there (null: the full 4 GiB again). For tests and for trying what a
+   * smaller memory would do: running out gives ENOMEM, as at 4 GiB.
+   */
+  limitMemory(bytes: number | null): void {
+    this.x.heap_limit(bytes === null ? -1 : bytes);
+  }
+
   memoryBytes(): number {
     return this.x.engine_bytes();
   }

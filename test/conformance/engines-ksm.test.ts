@@ -319,6 +319,31 @@ describe("the simulated RAM of a process (MAX_MM_PAGES)", () => {
   });
 });
 
+describe("the simulated RAM of a process: mprotect of a locked range", () => {
+  it("adding write to a locked range populates it: ENOMEM on both engines when it could not fit, and nothing changes", () => {
+    const hex = (pages: number) => `0x${(pages * 4096).toString(16)}`;
+    const text = [
+      // Read-only and locked: mlock installs no private pages.
+      `mmap 0x100000000000 ${hex(MAX_MM_PAGES + 1)} r-- private|anon|fixed`,
+      `mlock 0x100000000000 ${hex(MAX_MM_PAGES + 1)}`,
+      `mprotect 0x100000000000 ${hex(MAX_MM_PAGES + 1)} rw-`,
+      "vmflags",
+      // A small locked range becomes writable and is populated.
+      "mprotect 0x100000000000 4p rw-",
+      "vmflags",
+    ].join("\n");
+    const ts = runScenarioLines(text, { engine: "ts" });
+    expect(runScenarioLines(text, { engine: "wasm" })).toEqual(ts);
+    expect(ts.filter((l) => l.startsWith("! "))).toEqual(["! 3 mprotect ENOMEM"]);
+    const end = (0x100000000000 + (MAX_MM_PAGES + 1) * 4096).toString(16);
+    expect(ts.filter((l) => !l.startsWith("! "))).toEqual([
+      `100000000000-${end} r--p 00000000 | rd mr mw me lo`,
+      "100000000000-100000004000 rw-p 00000000 | rd wr mr mw me lo ac",
+      `100000004000-${end} r--p 00000000 | rd mr mw me lo`,
+    ]);
+  });
+});
+
 describe("KSM scenario files: the Wasm engine gives .expected", () => {
   const names = Object.keys(vms).sort();
   it("there are KSM scenarios, each with a .expected", () => {
