@@ -1,6 +1,6 @@
 /**
  * The scenario parser (bindings/scenario/parse.ts) against the scenario
- * format (/work/shared/scenario-format.md): numbers, PROT, flags, every
+ * format (docs/scenario-format.md): numbers, PROT, flags, every
  * command's arity, comments, errors that name their line; and a property:
  * no text makes the simulator throw anything but a ScenarioError.
  */
