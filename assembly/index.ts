@@ -6,12 +6,12 @@
 // gives ENOMEM and changes nothing.
 
 import {
-  CMD_CAPACITY, CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_KSM_RUN, OP_KSM_SCAN,
+  CMD_CAPACITY, CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_EXIT, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_KSM_RUN, OP_KSM_SCAN,
   OP_KSM_WRITE, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP,
   OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
 } from "./generated/abi";
 import {
-  EINVAL, ENOMEM, MADV_MERGEABLE, MADV_POPULATE_WRITE, MADV_UNMERGEABLE, PROT_WRITE, VM_LOCKED, VM_LOCKONFAULT, VM_SHARED, VM_WRITE,
+  EINVAL, ENOMEM, ESRCH, MADV_MERGEABLE, MADV_POPULATE_WRITE, MADV_UNMERGEABLE, PROT_WRITE, VM_LOCKED, VM_LOCKONFAULT, VM_SHARED, VM_WRITE,
 } from "./generated/facts";
 import {
   CLASS_CHUNK, CLASS_ITEM, CLASS_NODE, CLASS_PAGE, CLASS_SLOT, CLASS_VMA, alloc_init, alloc_set_class, alloc_set_limit, block_reserve,
@@ -22,17 +22,17 @@ import { dup_mmap } from "./fork";
 import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from "./kernel";
 import { prctl_set_memory_merge } from "./ksm";
 import {
-  ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, global_stat, knob_values, ksm_reserve_slot, ksm_write_pages_needed,
+  ITEM_SIZE, NODE_SIZE, SLOT_SIZE, __ksm_exit, calc_checksum, global_stat, knob_values, ksm_reserve_slot, ksm_write_pages_needed,
   memcmp_pages, proc_ksm_stat, run_for, scan_passes, write_knob,
 } from "./ksmd";
 import { read_pages, write_pages } from "./memory";
 import { do_mlock, do_munlock } from "./mlock";
 import {
-  FILE_DEV_ZERO, FILE_REGULAR, PAGE_REC_SIZE, VMA_SIZE, file_kind, file_new, file_reserve, mm_map_count, mm_merge_any,
+  FILE_DEV_ZERO, FILE_REGULAR, PAGE_REC_SIZE, VMA_SIZE, file_kind, file_new, file_reserve, mm_exited, mm_ksm_registered, mm_map_count, mm_merge_any, mm_set_exited,
   vma_anon, vma_chain, vma_end, vma_file, vma_flags, vma_pgoff, vma_start,
 } from "./mm_types";
 import { leaves_spanned, pages_init, pt_count_ksm, pt_leaves_in, pt_reserve, pt_reserve_fork, within_mm_pages } from "./pages";
-import { PAGE, do_mmap, do_munmap } from "./mmap";
+import { PAGE, do_mmap, do_munmap, exit_mmap } from "./mmap";
 import { do_mprotect } from "./mprotect";
 import { do_mremap } from "./mremap";
 import { CHUNK_CAP, CHUNK_SIZE, tree_find, tree_next, tree_reserve } from "./tree";
@@ -188,9 +188,17 @@ function exec(c: usize): f64 {
   }
   const mm = mm_of(pid);
   if (mm == 0) return -<f64>EINVAL;
+  // An exited process has no address space: every call on it fails (its map count is 0).
+  if (mm_exited(mm)) return op == OP_MAP_COUNT ? 0 : -<f64>ESRCH;
   switch (op) {
     case OP_MAP_COUNT:
       return <f64>mm_map_count(mm);
+    case OP_EXIT:
+      // __mmput(): ksm_exit() before exit_mmap(); both only free, so nothing is reserved.
+      mm_set_exited(mm);
+      if (mm_ksm_registered(mm)) __ksm_exit(mm);
+      exit_mmap(mm);
+      return 0;
     case OP_FORK: {
       const n = <i32>mm_map_count(mm);
       if (!block_reserve(CLASS_VMA, <u32>n + 4) || !block_reserve(CLASS_CHUNK, <u32>(n / (CHUNK_CAP / 2) + 4))) return -<f64>ENOMEM;

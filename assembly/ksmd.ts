@@ -30,7 +30,7 @@ import {
   KNOB_SLEEP_MILLISECS, KNOB_SMART_SCAN, KNOB_STABLE_NODE_CHAINS_PRUNE_MILLISECS, KNOB_USE_ZERO_PAGES,
 } from "./generated/abi";
 import {
-  KSM_ZERO_PAGE, mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_slot, mm_ksm_zero_pages, mm_merge_any, mm_page_count,
+  KSM_ZERO_PAGE, mm_exited, mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_slot, mm_ksm_zero_pages, mm_merge_any, mm_page_count,
   mm_set_ksm_merging_pages, mm_set_ksm_registered, mm_set_ksm_rmap_items, mm_set_ksm_slot, mm_set_ksm_zero_pages,
   page_content, page_mapcount, page_set_mapcount, page_set_stable, page_stable, vma_anon, vma_end, vma_flags, vma_start,
 } from "./mm_types";
@@ -319,6 +319,37 @@ export function ksm_enter(mm: usize): void {
     if (before != 0) sl_set_next(before, slot);
     else slotHead = slot;
   }
+}
+
+/**
+ * __ksm_exit(): the mm is exiting (called before exit_mmap). Its slot is
+ * freed at once only when that is easy: ksmd's cursor is not on it and it
+ * has no rmap_items. Otherwise it stays listed, moved just after the
+ * cursor's slot (the front of the list between passes), and ksmd frees its
+ * rmap_items when it next reaches it: the counters lag until then.
+ */
+export function __ksm_exit(mm: usize): void {
+  const slot = mm_ksm_slot(mm);
+  if (slot == 0 || slot == curSlot) return;
+  if (load<u32>(slot + SL_ITEMS) == 0) {
+    slot_remove(slot);
+    return;
+  }
+  // list_move() after the cursor's slot (list_del, then insert).
+  const p = sl_prev(slot);
+  const n = sl_next(slot);
+  if (p != 0) sl_set_next(p, n);
+  else slotHead = n;
+  if (n != 0) sl_set_prev(n, p);
+  else slotTail = p;
+  const after = curSlot == 0 ? slotHead : sl_next(curSlot);
+  const before = curSlot;
+  sl_set_prev(slot, before);
+  sl_set_next(slot, after);
+  if (before != 0) sl_set_next(before, slot);
+  else slotHead = slot;
+  if (after != 0) sl_set_prev(after, slot);
+  else slotTail = slot;
 }
 
 function slot_remove(slot: usize): void {
@@ -990,8 +1021,16 @@ function scan_get_next_rmap_item(): usize {
   }
   while (curSlot != 0) {
     const slot = curSlot;
-    const found = scan_mm(sl_mm(slot));
+    const mm = sl_mm(slot);
+    // ksm_test_exit(): an exiting mm has no VMAs to scan; the cursor goes back to its
+    // first rmap_item so that all of them are freed below and the slot with them (no_vmas).
+    const exiting = mm_exited(mm);
+    const found: usize = exiting ? 0 : scan_mm(mm);
     if (found != 0) return found;
+    if (exiting) {
+      curAddr = 0;
+      curLink = slot + SL_ITEMS;
+    }
     // End of this mm: free the items beyond the cursor.
     let it = <usize>load<u32>(curLink);
     store<u32>(curLink, 0);
@@ -1118,6 +1157,13 @@ function unmerge_all(): void {
       item_free(it);
       it = next;
     }
+  }
+  // An exiting mm's slot goes with its items (ksm_test_exit() in the same loop).
+  let s = slotHead;
+  while (s != 0) {
+    const next = sl_next(s);
+    if (mm_exited(sl_mm(s))) slot_remove(s);
+    s = next;
   }
   // remove_all_stable_nodes(): drop every node whose page is no longer mapped (in tree order).
   let n = rb_first(stableRoot);

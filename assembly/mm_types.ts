@@ -108,7 +108,7 @@ export function file_new(kind: u32, sizePages: u64): u32 {
 
 // ---- mm_struct --------------------------------------------------------------
 // 0 topKeys (u64[topCap]), 4 topPtrs (u32[topCap]), 8 topCount, 12 topCap,
-// 16 mapCount, 20 defFlags, 24 mergeAny, 28 ksmRegistered,
+// 16 mapCount, 20 defFlags, 24 mergeAny (u8), 25 exited (u8), 28 ksmRegistered,
 // the page table (pages.ts): 32 directory, 36 its count, 40 its capacity, 44 present pages,
 // KSM (ksmd.ts): 48 ksm_rmap_items, 52 ksm_merging_pages, 56 ksm_zero_pages, 60 mm_slot
 export const MM_SIZE: usize = 64;
@@ -119,9 +119,14 @@ export const MM_SIZE: usize = 64;
 // @ts-ignore: decorator
 @inline export function mm_def_flags(mm: usize): u32 { return load<u32>(mm, 20); }
 // @ts-ignore: decorator
-@inline export function mm_merge_any(mm: usize): bool { return load<u32>(mm, 24) != 0; }
+@inline export function mm_merge_any(mm: usize): bool { return load<u8>(mm, 24) != 0; }
 // @ts-ignore: decorator
-@inline export function mm_set_merge_any(mm: usize, on: bool): void { store<u32>(mm, on ? 1 : 0, 24); }
+@inline export function mm_set_merge_any(mm: usize, on: bool): void { store<u8>(mm, on ? 1 : 0, 24); }
+/** mm_users dropped to 0: the process exited (ksm_test_exit() is true). */
+// @ts-ignore: decorator
+@inline export function mm_exited(mm: usize): bool { return load<u8>(mm, 25) != 0; }
+// @ts-ignore: decorator
+@inline export function mm_set_exited(mm: usize): void { store<u8>(mm, 1, 25); }
 // @ts-ignore: decorator
 @inline export function mm_set_ksm_registered(mm: usize, on: bool): void { store<u32>(mm, on ? 1 : 0, 28); }
 // @ts-ignore: decorator

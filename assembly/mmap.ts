@@ -135,6 +135,25 @@ export function do_vmi_align_munmap(mm: usize, start: u64, end: u64): i64 {
   return 0;
 }
 
+/**
+ * exit_mmap(): the last user of mm is gone, so every VMA is unmapped and its
+ * pages zapped as munmap would (a KSM page or a page shared with a fork twin
+ * loses one mapping, a KSM zero page moves the zero-page counters), with no
+ * splitting or merging: the whole address space goes at once. Only frees.
+ */
+export function exit_mmap(mm: usize): void {
+  let v = tree_find(mm, 0);
+  while (v != 0) {
+    const next = tree_next(mm, v);
+    const start = vma_start(v);
+    const end = vma_end(v);
+    tree_remove(mm, v);
+    vma_free(v);
+    zap_page_range(mm, start, end);
+    v = next;
+  }
+}
+
 /** munmap(2) (do_vmi_munmap()). */
 export function do_munmap(mm: usize, addr: f64, len: f64): i64 {
   if (offsetInPage(addr) || addr > TASK || len > TASK - addr) return -<i64>EINVAL;

@@ -7,7 +7,7 @@
  */
 import type { KernelSwitches } from "./kernel/versions.js";
 import {
-  CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP,
+  CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_EXIT, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP,
   OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT,
   OP_WRITE,
 } from "./wasm/abi.js";
@@ -49,6 +49,12 @@ export interface Engine {
   createProcess(): number;
   /** fork(2) of pid; returns the child's pid or -errno. */
   fork(pid: number): number;
+  /**
+   * exit(2) of pid: its address space goes (exit_mmap) and ksmd learns of it
+   * (ksm_exit). 0, or -ESRCH if pid has exited already. Afterwards every
+   * syscall of pid returns -ESRCH, and its queries see an empty address space.
+   */
+  exitProcess(pid: number): number;
   /** A regular file of size bytes, opened read-write; returns its file handle. */
   createFile(size: number): number;
   /** An open file description of /dev/zero; returns its file handle. */
@@ -146,6 +152,7 @@ export function runCommand(e: Engine, cmds: Float64Array, i: number): number {
     case OP_READ: return e.readPages(pid, a(0), a(1));
     case OP_CREATE_PROCESS: return e.createProcess();
     case OP_FORK: return e.fork(pid);
+    case OP_EXIT: return e.exitProcess(pid);
     case OP_CREATE_FILE: return e.createFile(a(0));
     case OP_OPEN_DEV_ZERO: return e.openDevZero();
     case OP_SET_MAX_MAP_COUNT: e.setMaxMapCount(a(0)); return 0;

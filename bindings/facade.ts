@@ -267,7 +267,7 @@ export class Simulation {
     return [...this.processes.values()];
   }
 
-  /** The process called name, created empty the first time. */
+  /** The process called name, created empty the first time (an exited one stays exited: names are not reused). */
   process(name: string): AddressSpace {
     let p = this.processes.get(name);
     if (p === undefined) {
@@ -280,6 +280,7 @@ export class Simulation {
   /** fork(2) of parent; the child is called name. */
   fork(parent: AddressSpace, name: string): SysResult<AddressSpace> {
     if (this.processes.has(name)) throw new Error(`a process called '${name}' exists already`);
+    if (parent.exited) return { ok: false, errno: "ESRCH" };
     const pid = this.engine.fork(parent.pid);
     if (pid < 0) return { ok: false, errno: errnoName(-pid) };
     const child = new AddressSpace(this, name, pid);
@@ -353,11 +354,31 @@ export class Simulation {
 }
 
 export class AddressSpace {
+  private gone = false;
+
   constructor(
     readonly sim: Simulation,
     readonly name: string,
     readonly pid: number,
   ) {}
+
+  /** True once exit() has succeeded. */
+  get exited(): boolean {
+    return this.gone;
+  }
+
+  /**
+   * exit(2): the process's address space goes (every VMA unmapped, its pages
+   * zapped) and ksmd learns of it; ksmd frees the process's rmap_items on its
+   * next visit, so the KSM counters lag as on the kernel. Afterwards every
+   * call of this AddressSpace (exit included) fails with ESRCH, vmas() is
+   * empty, mapCount is 0 and ksmStat() all zeros; the process keeps its name.
+   */
+  exit(): SysResult {
+    const r = result(this.e.exitProcess(this.pid));
+    if (r.ok) this.gone = true;
+    return r;
+  }
 
   private get e(): Engine {
     return this.sim.engine;
@@ -409,7 +430,7 @@ export class AddressSpace {
 
   /** /proc/PID/ksm_stat. */
   ksmStat(): KsmProcessStat {
-    const k = this.e.ksmStat(this.pid);
+    const k = this.gone ? [0, 0, 0, 0, 0, 0] : this.e.ksmStat(this.pid);
     return {
       ksmRmapItems: k[0]!, ksmZeroPages: k[1]!, ksmMergingPages: k[2]!, ksmProcessProfit: k[3]!,
       ksmMergeAny: k[4] === 1, ksmMergeable: k[5] === 1,

@@ -211,6 +211,7 @@ export const PR_SET_MEMORY_MERGE = 67;
 export const ERRNO: Readonly<Record<string, number>> = {
   EPERM: 1,
   ENOENT: 2,
+  ESRCH: 3,
   EINTR: 4,
   EBADF: 9,
   EAGAIN: 11,
@@ -227,6 +228,8 @@ export const ERRNO: Readonly<Record<string, number>> = {
 };
 export const EPERM = 1;
 export const ENOENT = 2;
+/** No such process: every call on a process that has exited (the facade's and the engines' choice). */
+export const ESRCH = 3;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOMEM = 12;

@@ -4,7 +4,7 @@
  */
 import { CMD_SLOTS } from "../wasm/abi.js";
 import { type Engine, FileKind, type VmaInfo, runCommand } from "../engine.js";
-import { EINVAL, ENOMEM, MADV_POPULATE_WRITE, PAGE_SIZE, PROT_WRITE } from "../kernel/facts.js";
+import { EINVAL, ENOMEM, ESRCH, MADV_POPULATE_WRITE, PAGE_SIZE, PROT_WRITE } from "../kernel/facts.js";
 import { KSM_KNOB_NAMES } from "../kernel/kstrto.js";
 import type { KernelSwitches } from "../kernel/versions.js";
 import { dup_mmap } from "./fork.js";
@@ -14,7 +14,7 @@ import { do_madvise } from "./madvise.js";
 import { read_pages, write_pages } from "./memory.js";
 import { do_mlock, do_munlock } from "./mlock.js";
 import { File, Mm, type Vma } from "./mm_types.js";
-import { do_mmap, do_munmap } from "./mmap.js";
+import { do_mmap, do_munmap, exit_mmap } from "./mmap.js";
 import { do_mprotect } from "./mprotect.js";
 import { do_mremap } from "./mremap.js";
 import { fault_room, mprotect_populate_room } from "./pages.js";
@@ -53,6 +53,11 @@ export class ReferenceEngine implements Engine {
     return mm;
   }
 
+  /** Whether pid has exited: every syscall of it is then -ESRCH. */
+  private gone(pid: number): boolean {
+    return this.mm(pid).exited;
+  }
+
   private file(fd: number): File | null {
     return this.files.get(fd) ?? null;
   }
@@ -64,9 +69,20 @@ export class ReferenceEngine implements Engine {
   }
 
   fork(pid: number): number {
+    if (this.gone(pid)) return -ESRCH;
     const child = dup_mmap(this.k, this.mm(pid), this.k.nextPid++);
     this.k.mms.set(child.pid, child);
     return child.pid;
+  }
+
+  exitProcess(pid: number): number {
+    const mm = this.mm(pid);
+    if (mm.exited) return -ESRCH;
+    // __mmput(): ksm_exit() before exit_mmap(), so ksmd's slot is dealt with while the VMAs are still there.
+    mm.exited = true;
+    if (mm.ksmRegistered) this.k.ksm.__ksm_exit(mm);
+    exit_mmap(this.k, mm);
+    return 0;
   }
 
   createFile(size: number): number {
@@ -90,41 +106,50 @@ export class ReferenceEngine implements Engine {
   }
 
   mmap(pid: number, addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number {
+    if (this.gone(pid)) return -ESRCH;
     return do_mmap(this.k, this.mm(pid), this.file(fd), addr, len, prot, flags, offset);
   }
 
   munmap(pid: number, addr: number, len: number): number {
+    if (this.gone(pid)) return -ESRCH;
     return do_munmap(this.k, this.mm(pid), addr, len);
   }
 
   mprotect(pid: number, addr: number, len: number, prot: number): number {
+    if (this.gone(pid)) return -ESRCH;
     if ((prot & PROT_WRITE) !== 0 && !mprotect_populate_room(this.mm(pid), ...touchedPages(addr, len))) return -ENOMEM;
     return do_mprotect(this.k, this.mm(pid), addr, len, prot);
   }
 
   madvise(pid: number, addr: number, len: number, advice: number): number {
+    if (this.gone(pid)) return -ESRCH;
     if (advice === MADV_POPULATE_WRITE && !fault_room(this.mm(pid), ...touchedPages(addr, len))) return -ENOMEM;
     return do_madvise(this.k, this.mm(pid), addr, len, advice);
   }
 
   mremap(pid: number, addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+    if (this.gone(pid)) return -ESRCH;
     return do_mremap(this.k, this.mm(pid), addr, oldLen, newLen, flags, newAddr);
   }
 
   mlock(pid: number, addr: number, len: number): number {
+    if (this.gone(pid)) return -ESRCH;
     if (!fault_room(this.mm(pid), ...touchedPages(addr, len))) return -ENOMEM;
     return do_mlock(this.k, this.mm(pid), addr, len);
   }
 
   munlock(pid: number, addr: number, len: number): number {
+    if (this.gone(pid)) return -ESRCH;
     return do_munlock(this.k, this.mm(pid), addr, len);
   }
 
   prctlMemoryMerge(pid: number, value: number): number {
+    if (this.gone(pid)) return -ESRCH;
     return prctl_set_memory_merge(this.k, this.mm(pid), value !== 0);
   }
 
   writePages(pid: number, addr: number, len: number, mode: number, arg: bigint): number {
+    if (this.gone(pid)) return -ESRCH;
     const [first, last] = touchedPages(addr, len);
     if (!fault_room(this.mm(pid), first, last)) return -ENOMEM;
     const value = BigInt.asUintN(64, arg);
@@ -136,6 +161,7 @@ export class ReferenceEngine implements Engine {
   }
 
   readPages(pid: number, addr: number, len: number): number {
+    if (this.gone(pid)) return -ESRCH;
     const [first, last] = touchedPages(addr, len);
     return read_pages(this.mm(pid), first, last);
   }

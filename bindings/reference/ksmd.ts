@@ -176,6 +176,28 @@ export class Ksm {
     }
   }
 
+  /**
+   * __ksm_exit(): the mm is exiting (called before exit_mmap). Its slot is
+   * freed at once only when that is easy: ksmd's cursor is not on it and it
+   * has no rmap_items. Otherwise it stays listed, moved just after the
+   * cursor's slot (the front of the list between passes), and ksmd frees its
+   * rmap_items when it next reaches it: the counters lag until then.
+   */
+  __ksm_exit(mm: Mm): void {
+    const slot = this.slotOf.get(mm);
+    if (slot === undefined) return;
+    const i = this.slots.indexOf(slot);
+    if (i === this.curSlot) return;
+    if (slot.items.length === 0) {
+      this.slot_remove(i);
+      if (i < this.curSlot) this.curSlot--;
+      return;
+    }
+    this.slots.splice(i, 1);
+    if (i < this.curSlot) this.curSlot--;
+    this.slots.splice(this.curSlot + 1, 0, slot);
+  }
+
   private slot_remove(i: number): void {
     const slot = this.slots[i]!;
     this.slots.splice(i, 1);
@@ -565,8 +587,14 @@ export class Ksm {
     while (this.curSlot < this.slots.length) {
       const slot = this.slots[this.curSlot]!;
       const mm = slot.mm;
-      const found = this.scan_mm(slot, mm);
+      // ksm_test_exit(): an exiting mm has no VMAs to scan; the cursor goes back to its
+      // first rmap_item so that all of them are freed below and the slot with them (no_vmas).
+      const found = mm.exited ? null : this.scan_mm(slot, mm);
       if (found !== null) return found;
+      if (mm.exited) {
+        this.curAddr = 0;
+        this.curLink = 0;
+      }
       // End of this mm: free the items beyond the cursor.
       for (const item of slot.items.splice(this.curLink)) this.item_free(item);
       if (this.curAddr === 0) {
@@ -682,6 +710,8 @@ export class Ksm {
       }
       for (const item of slot.items.splice(0)) this.item_free(item);
     }
+    // An exiting mm's slot goes with its items (ksm_test_exit() in the same loop).
+    for (let i = this.slots.length - 1; i >= 0; i--) if (this.slots[i]!.mm.exited) this.slot_remove(i);
     // remove_all_stable_nodes(): drop every node whose page is no longer mapped.
     for (const n of this.stable_nodes()) {
       if (n.isChain) {

@@ -93,6 +93,8 @@ export class Mm {
   ksmRmapItems = 0;
   ksmMergingPages = 0;
   ksmZeroPages = 0;
+  /** mm_users dropped to 0: the process exited (ksm_test_exit() is true). */
+  exited = false;
 
   constructor(readonly pid: number) {}
 

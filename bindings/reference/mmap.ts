@@ -127,6 +127,19 @@ export function do_vmi_align_munmap(k: Kernel, mm: Mm, start: number, end: numbe
   return 0;
 }
 
+/**
+ * exit_mmap(): the last user of mm is gone, so every VMA is unmapped and its
+ * pages zapped as munmap would (a KSM page or a page shared with a fork twin
+ * loses one mapping, a KSM zero page moves the zero-page counters), with no
+ * splitting or merging: the whole address space goes at once.
+ */
+export function exit_mmap(k: Kernel, mm: Mm): void {
+  for (const v of [...mm.tree.all()]) {
+    mm.tree.remove(v);
+    zap_page_range(k, mm, v.start, v.end);
+  }
+}
+
 /** munmap(2) (do_vmi_munmap()). */
 export function do_munmap(k: Kernel, mm: Mm, addr: number, len: number): number {
   if (offsetInPage(addr) || addr > TASK_SIZE || len > TASK_SIZE - addr) return -EINVAL;

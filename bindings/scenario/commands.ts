@@ -29,7 +29,7 @@ export type Command =
   | { readonly line: number; readonly op: "ksm_scan"; readonly n: bigint }
   | { readonly line: number; readonly op: "ksm_run"; readonly ms: bigint }
   | { readonly line: number; readonly op: "max_map_count"; readonly value: bigint }
-  | { readonly line: number; readonly op: "maps" | "vmflags" | "count" | "ksm_stat" }
+  | { readonly line: number; readonly op: "maps" | "vmflags" | "count" | "ksm_stat" | "exit" }
   | { readonly line: number; readonly op: "echo"; readonly text: string };
 
 export type CommandOp = Command["op"];

@@ -205,6 +205,7 @@ function parseWords(words: readonly string[], line: number, files: Set<string>, 
     case "vmflags":
     case "count":
     case "ksm_stat":
+    case "exit":
       noMore(words, 1, line, op);
       return { line, op };
     case "echo":
@@ -228,11 +229,39 @@ export function simOnlyReason(text: string): string | null {
 /** Device and file paths that `open` accepts (the simulator must model each). */
 export const SUPPORTED_OPEN_PATHS: readonly string[] = ["/dev/zero"];
 
+interface ProcessState {
+  current: string;
+  readonly exited: Set<string>;
+}
+
+/** The commands that need no current process (the machine's files, KSM knobs and ksmd, words, switching). */
+const MACHINE_OPS: ReadonlySet<string> = new Set(["file", "open", "ksm", "ksm_get", "ksm_scan", "ksm_run", "echo", "process"]);
+
+/**
+ * After `exit` the scenario must switch with `process` to another live
+ * process: a command acting on the exited current process, or a `process`
+ * naming an exited one (names are never reused), is malformed.
+ */
+function checkLiveProcess(c: Command, state: ProcessState): void {
+  if (c.op === "process") {
+    if (state.exited.has(c.name)) throw new ScenarioError(c.line, `process '${c.name}' has exited (a process name cannot be reused)`);
+    state.current = c.name;
+    return;
+  }
+  if (MACHINE_OPS.has(c.op)) return;
+  if (state.exited.has(state.current)) {
+    throw new ScenarioError(c.line, `'${c.op}' acts on process '${state.current}', which has exited (switch with 'process NAME' first)`);
+  }
+  if (c.op === "fork") state.current = c.name;
+  else if (c.op === "exit") state.exited.add(state.current);
+}
+
 /** Parses a whole scenario. Throws ScenarioError (with the line) on the first malformed line. */
 export function parseScenario(text: string): Command[] {
   const commands: Command[] = [];
   const files = new Set<string>();
   const processes = new Set<string>(["main"]);
+  const state: ProcessState = { current: "main", exited: new Set() };
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
@@ -240,7 +269,9 @@ export function parseScenario(text: string): Command[] {
     const body = hash >= 0 ? raw.slice(0, hash) : raw;
     const words = body.split(/[ \t]+/).filter((w) => w.length > 0);
     if (words.length === 0) continue;
-    commands.push(parseWords(words, i + 1, files, processes));
+    const c = parseWords(words, i + 1, files, processes);
+    checkLiveProcess(c, state);
+    commands.push(c);
   }
   return commands;
 }

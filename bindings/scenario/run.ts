@@ -138,6 +138,12 @@ class Runner {
         else this.fail(c, r.errno);
         return;
       }
+      case "exit": {
+        // The parser has made sure that p has not exited yet.
+        const r = p.exit();
+        if (!r.ok) this.fail(c, r.errno);
+        return;
+      }
       case "max_map_count": {
         // The limit counts the process's VMAs outside the window too, as the kernel does.
         const outside = p.mapCount - p.vmas(WINDOW_START, WINDOW_END).filter((v) => v.start >= WINDOW_START && v.end <= WINDOW_END).length;

@@ -30,6 +30,8 @@ export const OP_OPEN_DEV_ZERO = 14;
 export const OP_SET_MAX_MAP_COUNT = 15;
 export const OP_GET_MAX_MAP_COUNT = 16;
 export const OP_MAP_COUNT = 17;
+/** exit(2) of the process: its address space goes (exit_mmap), ksmd learns of it (ksm_exit). */
+export const OP_EXIT = 21;
 /** KSM (the Wasm engine's own ops; the facade calls Engine.ksmWrite/ksmScan/ksmRun): [knob, u, i, b, mode], [n], [ms]. */
 export const OP_KSM_WRITE = 18;
 export const OP_KSM_SCAN = 19;

@@ -9,7 +9,7 @@ import { type Engine, type FileKind, type VmaInfo, putCommand } from "../engine.
 import { CORE_WASM_BASE64 } from "../generated/core-wasm.js";
 import { DEFAULT_KERNEL, KERNEL_PRESETS, type KernelSwitches } from "../kernel/versions.js";
 import {
-  CMD_CAPACITY, CMD_SLOTS, KSM_GLOBAL_SLOTS, KSM_KNOB_SLOTS, KSM_STAT_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_FORK,
+  CMD_CAPACITY, CMD_SLOTS, KSM_GLOBAL_SLOTS, KSM_KNOB_SLOTS, KSM_STAT_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_EXIT, OP_FORK,
   OP_GET_MAX_MAP_COUNT, OP_KSM_RUN, OP_KSM_SCAN, OP_KSM_WRITE, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP, OP_MPROTECT,
   OP_MREMAP, OP_MUNLOCK, OP_MUNMAP, OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT, OP_WRITE,
   OUT_CAPACITY, VMA_SLOTS,
@@ -170,6 +170,10 @@ export class WasmEngine implements Engine {
 
   readPages(pid: number, addr: number, len: number): number {
     return this.call(OP_READ, pid, addr, len);
+  }
+
+  exitProcess(pid: number): number {
+    return this.call(OP_EXIT, pid);
   }
 
   mapCount(pid: number): number {
