@@ -72,6 +72,7 @@ enum {
 	OP_WRITE,
 	OP_READ,
 	OP_FORK,
+	OP_EXIT,
 };
 
 struct wcmd {
@@ -373,6 +374,9 @@ static void worker_loop(int chan)
 			send_fd = sp[0];
 			break;
 		}
+		case OP_EXIT:
+			/* exit(2): no answer; the controller sees the channel close once the mm is gone. */
+			_exit(0);
 		default:
 			v = -1;
 			errno = ENOSYS;
@@ -1073,7 +1077,7 @@ static void do_open(char *rest)
 
 static void do_fork(int pidx)
 {
-	if (procs[pidx].pid > 0)
+	if (procs[pidx].pid != 0)
 		fatal("protocol: process %d already exists", pidx);
 	struct wcmd c;
 	memset(&c, 0, sizeof c);
@@ -1087,6 +1091,38 @@ static void do_fork(int pidx)
 	if (pidx + 1 > nprocs_used)
 		nprocs_used = pidx + 1;
 	cur = pidx;
+}
+
+/*
+ * exit: the current worker exits. Its channel reaches EOF when its files are
+ * closed, which do_exit() does after exit_mm() (ksm_exit and exit_mmap), so
+ * once recv returns 0 the address space is gone. The slot is marked -1: a
+ * process index is never reused.
+ */
+static void do_exit_worker(const char *line_word)
+{
+	struct proc *p = &procs[cur];
+	if (p->pid <= 0 || p->chan < 0)
+		fatal("protocol: process %d is not running", cur);
+	struct wcmd c;
+	memset(&c, 0, sizeof c);
+	c.op = OP_EXIT;
+	if (send_msg(p->chan, &c, sizeof c, -1) < 0)
+		fatal("worker %d (pid %d) died (send: %s)", cur, (int)p->pid, strerror(errno));
+	struct wres r;
+	int rfd = -1;
+	ssize_t n = recv_msg(p->chan, &r, sizeof r, &rfd);
+	if (rfd >= 0)
+		close(rfd);
+	if (n != 0)
+		fatal("worker %d (pid %d) answered exit", cur, (int)p->pid);
+	close(p->chan);
+	p->chan = -1;
+	/* Reap it if it is our child (a fork child's parent is its worker: ECHILD then). */
+	while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	p->pid = -1;
+	print_ret(line_word, 0);
 }
 
 int main(void)
@@ -1149,7 +1185,9 @@ int main(void)
 		if (!strcmp(cmd, "process")) {
 			need(nw, 2, cmd);
 			int p = small(w[1], MAX_PROCS, "process index");
-			if (procs[p].pid <= 0)
+			if (procs[p].pid < 0)
+				fatal("protocol: process %d has exited", p);
+			if (procs[p].pid == 0)
 				spawn_worker(p);
 			cur = p;
 		} else if (!strcmp(cmd, "fork")) {
@@ -1191,6 +1229,9 @@ int main(void)
 			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 				;
 			print_ret(w[1], 0);
+		} else if (!strcmp(cmd, "exit")) {
+			need(nw, 2, cmd);
+			do_exit_worker(w[1]);
 		} else if (!strcmp(cmd, "max_map_count")) {
 			need(nw, 3, cmd);
 			print_ret(w[1], set_max_map_count(u64(w[2])));

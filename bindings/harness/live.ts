@@ -323,6 +323,9 @@ export function translate(commands: readonly Command[], dir: string): Translatio
       case "ksm_run":
         out.push(`ksm_run ${L} ${d(c.ms)}`);
         break;
+      case "exit":
+        out.push(`exit ${L}`);
+        break;
       case "echo":
         break;
     }

@@ -187,6 +187,33 @@ describe.skipIf(!check.ok)("live kernel harness", () => {
     ]);
   });
 
+  it("exit: the worker really exits (a fork parent's child lives on), and reports of the others still work", () => {
+    const lines = [
+      "mmap 0x100000000000 8p rw- private|anon|fixed",
+      "write 0x100000000000 8p 3",
+      "fork child",
+      "process main",
+      "exit",
+      "process child",
+      "maps",
+      "write 0x100000000000 8p 4",
+      "fork grandchild",
+      "process child",
+      "exit",
+      "process other",
+      "count",
+      "exit",
+      "process grandchild",
+      "maps",
+    ];
+    const expected = ["100000000000-100000008000 rw-p 00000000", "vmas 0", "100000000000-100000008000 rw-p 00000000"];
+    expect(run(lines)).toEqual(expected);
+    expect(runScenarioLines(lines.join("\n"), { engine: "ts" })).toEqual(expected);
+    expect(runScenarioLines(lines.join("\n"), { engine: "wasm" })).toEqual(expected);
+    expect(() => run(["exit", "maps"])).toThrow(ScenarioError);
+    expect(() => run(["process a", "exit", "process a"])).toThrow(ScenarioError);
+  });
+
   it("mremap grows in place", () => {
     expect(run(["mmap 0x100000000000 4p rw- private|anon|fixed", "mremap 0x100000000000 4p 8p", "maps"])).toEqual([
       "100000000000-100000008000 rw-p 00000000",
