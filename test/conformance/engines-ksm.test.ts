@@ -1,7 +1,7 @@
 /// <reference types="vite/client" />
 /**
  * KSM on both engines: random KSM scenarios (also under the scan-time
- * advisor), and random VMA scenarios with KSM commands mixed in (knob
+ * advisor, and with processes exiting, mid-pass included), and random VMA scenarios with KSM commands mixed in (knob
  * writes, bad values included; ksm_scan, ksm_run, ksm_stat, ksm_get; writes
  * of every content mode; fork, madvise, munmap, mremap, prctl), give
  * byte-identical reports on the reference engine and the Wasm engine, or
@@ -10,7 +10,7 @@
  * process. The KSM scenario files give their .expected on the Wasm engine,
  * and the Wasm engine's checksum and memcmp of page contents are the
  * reference's. VMASIM_KSM_ENGINE_RUNS overrides the number of random
- * scenarios of each kind (default 300 + 200 + 500). Runs unchanged in the
+ * scenarios of each kind (default 300 + 300 + 200 + 500). Runs unchanged in the
  * browser project.
  */
 import { instantiateSync } from "@assemblyscript/loader";
@@ -195,6 +195,21 @@ describe("KSM: reference engine vs Wasm engine", () => {
       fc.property(randomKsmScenario({ advisor: true }), fc.constantFrom(...KERNELS), (text, kernel) => expectSame(text, kernel)),
       { numRuns: advisorRuns },
     );
+  });
+
+  it(`${ksmRuns} random KSM scenarios with process exits (also mid-pass) give identical reports`, () => {
+    let exits = 0;
+    fc.assert(
+      fc.property(randomKsmScenario({ exits: "mid-pass" }), fc.constantFrom(...KERNELS), (text, kernel) => {
+        exits += text.split("\n").filter((l) => l === "exit").length;
+        const ts = outcome(text, "ts", kernel);
+        // The generator only makes well-formed scenarios: no exited process is used again.
+        expect(ts.startsWith("ScenarioError")).toBe(false);
+        expect(outcome(text, "wasm", kernel)).toBe(ts);
+      }),
+      { numRuns: ksmRuns },
+    );
+    expect(exits).toBeGreaterThan(ksmRuns / 2);
   });
 
   it(`${mixedRuns} random VMA scenarios with KSM commands mixed in give identical reports`, () => {

@@ -5,7 +5,8 @@
  * background on the kernel, so after `ksm_scan N` it may have done a few
  * more passes: full_scans is compared as "at least", everything else
  * exactly (the scenarios let KSM converge before every ksm_stat).
- * VMASIM_KSM_RUNS overrides the number of random scenarios (default 100).
+ * VMASIM_KSM_RUNS overrides the number of random scenarios (default 100),
+ * VMASIM_KSM_EXIT_RUNS that of the ones with exits (default 30).
  */
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
@@ -48,5 +49,15 @@ describe.skipIf(unavailable !== null)(`KSM on the live kernel${unavailable === n
       { numRuns: runs },
     );
     console.log(`random-ksm: ${checked} scenarios checked against the live kernel`);
+  });
+
+  const exitRuns = Number(process.env.VMASIM_KSM_EXIT_RUNS ?? 30);
+  it(`${exitRuns} random KSM scenarios with processes exiting converge to the kernel's counters`, () => {
+    fc.assert(
+      fc.property(randomKsmScenario({ exits: true }), (text) => {
+        expectKernelMatch(runScenarioLines(text, { engine: "ts" }), runOnKernel(text));
+      }),
+      { numRuns: exitRuns },
+    );
   });
 });

@@ -47,7 +47,29 @@ const advisorSetup = fc.record({
 type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
 type AdvisorSetup = ValueOf<typeof advisorSetup>;
 
-export function randomKsmScenario(opts: { readonly advisor?: boolean } = {}): fc.Arbitrary<string> {
+/**
+ * Exits for randomKsmScenario({ exits: true }): a second process `other`
+ * with its own regions (written in full), and which of `child` / `other` exit
+ * while ksmd is stopped (their rmap_items then wait for ksmd's next visit);
+ * with { exits: "mid-pass" } (simulator only: it needs ksmd stopped at an
+ * exact batch) one of them may also exit while ksmd's cursor is somewhere in
+ * a pass, after ksm_run with a small pages_to_scan.
+ */
+const exitSetup = fc.record({
+  otherRegions: fc.array(range, { minLength: 1, maxLength: 2 }),
+  otherContents: fc.tuple(content, content),
+  exitChild: fc.boolean(),
+  exitOther: fc.boolean(),
+  otherFirst: fc.boolean(),
+  midPass: fc.option(fc.tuple(fc.constantFrom("child", "other"), fc.constantFrom(1, 7, 40), fc.constantFrom(10, 30, 90)), { nil: undefined }),
+});
+type ExitSetup = ValueOf<typeof exitSetup>;
+
+export function randomKsmScenario(opts: { readonly advisor?: boolean; readonly exits?: boolean | "mid-pass" } = {}): fc.Arbitrary<string> {
+  if (opts.exits !== undefined && opts.exits !== false) {
+    const midPass = opts.exits === "mid-pass";
+    return fc.tuple(randomKsmScenario({ advisor: opts.advisor ?? false }), exitSetup).map(([text, e]) => withExits(text, e, midPass));
+  }
   const base = fc.record({
     sharing: fc.oneof(fc.integer({ min: 2, max: 8 }), fc.integer({ min: 2, max: 256 })),
     zero: fc.boolean(),
@@ -105,4 +127,66 @@ export function randomKsmScenario(opts: { readonly advisor?: boolean } = {}): fc
     for (const p of procs) out.push(`process ${p}`, "ksm_stat");
     return `${out.join("\n")}\n`;
   });
+}
+
+/**
+ * A randomKsmScenario text with exits woven in: `other` is made before
+ * ksmd first runs; the exits come after the changes (ksmd stopped), and the
+ * final ksm_stat lines cover only the processes still alive. main never
+ * exits (its page at 400 keeps ksmd with something to scan).
+ */
+function withExits(text: string, e: ExitSetup, midPass: boolean): string {
+  const lines = text.trimEnd().split("\n");
+  const forked = lines.includes("fork child");
+  const other = ["process other"];
+  e.otherRegions.forEach(([p, n], i) => {
+    other.push(`mmap ${addr(p)} ${n}p rw- private|anon|fixed`, `madvise ${addr(p)} ${n}p mergeable`, `write ${addr(p)} ${n}p ${e.otherContents[i]!}`);
+  });
+  // `other` comes before main's first ksm run=1, then the scenario goes on where it was.
+  const firstRun = lines.indexOf("ksm run=1");
+  const back = forked ? "process child" : "process main";
+  lines.splice(firstRun, 0, ...other, back);
+  // On the kernel ksmd may finish a pass or two more before run=0 lands; which KSM page (of
+  // a chain) a page joins after an exit depends on that history, so it converges first.
+  if (!midPass) {
+    const first = lines.findIndex((l) => l.startsWith("ksm_scan "));
+    lines[first] = "ksm_scan 6";
+  }
+  const exiting: string[] = [];
+  if (forked && e.exitChild) exiting.push("child");
+  if (e.exitOther) exiting.push("other");
+  if (e.otherFirst) exiting.reverse();
+  const gone = new Set<string>();
+  const exitLines = (name: string) => {
+    gone.add(name);
+    return [`process ${name}`, "exit"];
+  };
+  // The last `ksm run=1` restarts ksmd after the changes: exits go just before it.
+  const restart = lines.lastIndexOf("ksm run=1");
+  const late = exiting.flatMap(exitLines);
+  let mid: string[] = [];
+  if (midPass && e.midPass !== undefined) {
+    const [name, pages, ms] = e.midPass;
+    if ((name === "other" || forked) && !gone.has(name)) {
+      // ksmd runs a little with small batches, stops anywhere in a pass, and the process exits there.
+      // Then a little more of the pass, so that the counters show where ksmd freed its rmap_items.
+      mid = [
+        `ksm pages_to_scan=${pages} run=1`, `ksm_run ${ms}`, "ksm run=0", ...exitLines(name),
+        "ksm run=1", `ksm_run ${ms}`, "ksm run=0", "process main", "ksm_stat",
+      ];
+    }
+  }
+  lines.splice(restart, 0, ...mid, ...late, "process main");
+  // The final ksm_stat block: `process P` + ksm_stat for each live process.
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^process (\S+)$/.exec(lines[i]!);
+    if (m !== null && i > restart && lines[i + 1] === "ksm_stat" && gone.has(m[1]!)) {
+      i++;
+      continue;
+    }
+    out.push(lines[i]!);
+  }
+  for (const name of ["other"]) if (!gone.has(name)) out.push(`process ${name}`, "ksm_stat");
+  return `${out.join("\n")}\n`;
 }
