@@ -3,13 +3,19 @@
  * assembly/alloc.ts). At 4 GiB that takes tens of millions of VMAs, so the
  * test lowers the ceiling with limitMemory(): the same path (memory.grow is
  * never reached, the bump region refuses) gives ENOMEM before any change,
- * and the engine goes on when memory comes back.
+ * and the engine goes on when memory comes back. exit needs no memory: it
+ * works when memory is full and gives its records back.
  */
 import { describe, expect, it } from "vitest";
 import { Simulation } from "../../bindings/index.js";
 import type { WasmEngine } from "../../bindings/wasm/engine.js";
 
 const BASE = 0x100000000000;
+
+function ok<T>(r: { ok: true; value: T } | { ok: false; errno: string }): T {
+  if (!r.ok) throw new Error(`expected success, got ${r.errno}`);
+  return r.value;
+}
 const PAGE = 4096;
 
 /** A Wasm simulation whose records may grow by `bytes` at most, with process "main". */
@@ -93,5 +99,27 @@ describe("the Wasm engine out of linear memory", () => {
     expect(p.mprotect(BASE + 16384 * PAGE, 1024 * PAGE, "rw-").ok).toBe(true);
     expect(p.write(BASE + PAGE, 4095 * PAGE, { value: 2n }).ok).toBe(true);
     expect(sim.fork(p, "child").ok).toBe(true);
+  });
+
+  it("exit works with memory exhausted (it only frees), and what it frees serves the next calls", () => {
+    const { sim, p, engine } = tight(48 << 10);
+    ok(sim.ksmWrite("run", "1"));
+    for (const q of [p, sim.process("other")]) {
+      expect(q.mmap(BASE, 2048 * PAGE, "rw-", "private|anon|fixed").ok).toBe(true);
+      expect(q.madvise(BASE, 2048 * PAGE, "mergeable").ok).toBe(true);
+    }
+    const other = sim.process("other");
+    // Fill memory with page records and rmap_items until a write is refused.
+    let n = 0;
+    while (n < 2048 && p.write(BASE + n * PAGE, 64 * PAGE, { cycle: 5n }).ok && other.write(BASE + n * PAGE, 64 * PAGE, "unique").ok) n += 64;
+    expect(n).toBeLessThan(2048);
+    expect(p.write(BASE + n * PAGE, 64 * PAGE, { cycle: 5n })).toEqual({ ok: false, errno: "ENOMEM" });
+    expect(sim.fork(p, "child")).toEqual({ ok: false, errno: "ENOMEM" });
+    expect(other.exit()).toEqual({ ok: true, value: 0 });
+    expect(other.vmas()).toEqual([]);
+    // Its page records are free again: the write refused above fits now.
+    expect(p.write(BASE + n * PAGE, 64 * PAGE, { cycle: 5n }).ok).toBe(true);
+    engine.limitMemory(null);
+    expect(sim.ksmScan(2)).toBe(true);
   });
 });
