@@ -1,6 +1,6 @@
 /**
  * Differential test: random scenarios (every VMA command, several processes,
- * fork) give byte-identical reports on the reference engine and the Wasm
+ * fork, and exits in a second run) give byte-identical reports on the reference engine and the Wasm
  * engine. VMASIM_ENGINE_RUNS overrides the count (default 1000).
  */
 import fc from "fast-check";
@@ -22,6 +22,18 @@ describe("reference engine vs Wasm engine", () => {
       }),
       { numRuns: runs },
     );
+  });
+
+  it(`${runs} random scenarios with processes exiting give identical reports`, () => {
+    let exits = 0;
+    fc.assert(
+      fc.property(randomScenario(10, 40, true, true), fc.constantFrom("6.1", "6.12", "6.16", "6.17", "6.18"), (text, kernel) => {
+        exits += text.split("\n").filter((l) => l === "exit").length;
+        expect(runScenarioLines(text, { engine: "wasm", kernel }).join("\n")).toBe(runScenarioLines(text, { engine: "ts", kernel }).join("\n"));
+      }),
+      { numRuns: runs },
+    );
+    expect(exits).toBeGreaterThan(runs / 5);
   });
 });
 

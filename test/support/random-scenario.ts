@@ -82,39 +82,56 @@ function commands(addr: fc.Arbitrary<string>, len: fc.Arbitrary<string>) {
   return simpleCmd;
 }
 
-type Step = { kind: "cmd"; text: string } | { kind: "fork" } | { kind: "switch"; to: number };
+type Step = { kind: "cmd"; text: string } | { kind: "fork" } | { kind: "switch"; to: number } | { kind: "exit" };
 
-function steps(wild: boolean): fc.Arbitrary<Step> {
+function steps(wild: boolean, exits: boolean): fc.Arbitrary<Step> {
   const { addr, len } = generators(wild);
-  return fc.oneof(
+  const base = [
     { weight: 30, arbitrary: commands(addr, len).map((text): Step => ({ kind: "cmd", text })) },
     { weight: 1, arbitrary: fc.constant<Step>({ kind: "fork" }) },
     { weight: 1, arbitrary: fc.nat(3).map((to): Step => ({ kind: "switch", to })) },
-  );
+  ];
+  // Without exits the arbitrary draws what it drew before exit existed, so earlier seeds give the same scenarios.
+  return exits ? fc.oneof(...base, { weight: 3, arbitrary: fc.constant<Step>({ kind: "exit" }) }) : fc.oneof(...base);
 }
 
-/** Assemble steps into a scenario: at most 3 forks; every process's vmflags at the end. */
+/**
+ * Assemble steps into a scenario: at most 3 forks; an exit (of any process
+ * but main, which then becomes current) ends a process for good; every live
+ * process's vmflags at the end.
+ */
 function assemble(steps: readonly Step[]): string {
   const out = ["file f 24p", "open z /dev/zero"];
   const procs = ["main"];
+  const gone = new Set<string>();
+  let current = "main";
   for (const s of steps) {
     if (s.kind === "cmd") out.push(s.text);
     else if (s.kind === "fork" && procs.length < 4) {
       const name = `p${procs.length}`;
       procs.push(name);
       out.push(`fork ${name}`);
+      current = name;
     } else if (s.kind === "switch") {
-      out.push(`process ${procs[s.to % procs.length]}`);
+      const to = procs[s.to % procs.length]!;
+      if (gone.has(to)) continue;
+      out.push(`process ${to}`);
+      current = to;
+    } else if (s.kind === "exit" && current !== "main") {
+      gone.add(current);
+      out.push("exit", "process main");
+      current = "main";
     }
   }
-  for (const p of procs) out.push(`process ${p}`, "vmflags");
+  for (const p of procs) if (!gone.has(p)) out.push(`process ${p}`, "vmflags");
   return `${out.join("\n")}\n`;
 }
 
 /**
  * Random scenarios of min..max calls. With wild, absurd addresses and
- * lengths far outside the window appear too (engine-vs-engine tests only).
+ * lengths far outside the window appear too (engine-vs-engine tests only);
+ * with exits, processes other than main exit now and then.
  */
-export function randomScenario(min = 10, max = 40, wild = false): fc.Arbitrary<string> {
-  return fc.array(steps(wild), { minLength: min, maxLength: max }).map(assemble);
+export function randomScenario(min = 10, max = 40, wild = false, exits = false): fc.Arbitrary<string> {
+  return fc.array(steps(wild, exits), { minLength: min, maxLength: max }).map(assemble);
 }
