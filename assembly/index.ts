@@ -71,16 +71,17 @@ function reserve(mm: usize, n: i32): bool {
 }
 
 /**
- * Room for faulting in every page of [first, last) that a private writable
- * VMA covers (a write or a populate installs a page only there): a page
- * record each and the leaves they spread over.
+ * Room for installing a page at every page of [first, last) that a VMA with
+ * (flags & mask) == want and no flag of unless covers, and for the leaves
+ * those pages spread over; false if memory is exhausted.
  */
-function reserve_faults(mm: usize, first: u64, last: u64): bool {
+function reserve_pages_in(mm: usize, first: u64, last: u64, mask: u32, want: u32, unless: u32): bool {
   let pages: u64 = 0;
   let leaves: u64 = 0;
   let v = tree_find(mm, first);
   while (v != 0 && vma_start(v) < last) {
-    if ((vma_flags(v) & (VM_WRITE | VM_SHARED)) == VM_WRITE) {
+    const f = vma_flags(v);
+    if ((f & mask) == want && (f & unless) == 0) {
       const s = max(first, vma_start(v));
       const e = min(last, vma_end(v));
       pages += e - s;
@@ -92,25 +93,20 @@ function reserve_faults(mm: usize, first: u64, last: u64): bool {
 }
 
 /**
+ * Room for faulting in every page of [first, last) that a private writable
+ * VMA covers (a write or a populate installs a page only there).
+ */
+function reserve_faults(mm: usize, first: u64, last: u64): bool {
+  return reserve_pages_in(mm, first, last, VM_WRITE | VM_SHARED, VM_WRITE, 0);
+}
+
+/**
  * Room for what an mprotect adding write to [first, last) may populate: every
  * page of a private locked VMA that is not writable yet, unless it locks on
- * fault (mprotect_fixup() populates those at once), and their leaves.
+ * fault (mprotect_fixup() populates those at once).
  */
 function reserve_mprotect_populate(mm: usize, first: u64, last: u64): bool {
-  let pages: u64 = 0;
-  let leaves: u64 = 0;
-  let v = tree_find(mm, first);
-  while (v != 0 && vma_start(v) < last) {
-    const f = vma_flags(v);
-    if ((f & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (f & VM_LOCKONFAULT) == 0) {
-      const s = max(first, vma_start(v));
-      const e = min(last, vma_end(v));
-      pages += e - s;
-      leaves += leaves_spanned(s, e);
-    }
-    v = tree_next(mm, v);
-  }
-  return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
+  return reserve_pages_in(mm, first, last, VM_WRITE | VM_SHARED | VM_LOCKED, VM_LOCKED, VM_LOCKONFAULT);
 }
 
 /**

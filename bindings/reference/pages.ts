@@ -42,16 +42,24 @@ export function within_mm_pages(mm: Mm, pages: number): boolean {
 }
 
 /**
+ * Whether there is room for installing a page at every page of [first, last)
+ * that a VMA with (flags & mask) === want and no flag of unless covers.
+ */
+function room_for_pages_in(mm: Mm, first: number, last: number, mask: number, want: number, unless: number): boolean {
+  let pages = 0;
+  for (let v = mm.tree.find(first); v !== null && v.start < last; v = mm.tree.next(v)) {
+    if ((v.flags & mask) === want && !vmAny(v.flags, unless)) pages += Math.min(last, v.end) - Math.max(first, v.start);
+  }
+  return within_mm_pages(mm, pages);
+}
+
+/**
  * Whether there is room for faulting in every page of [first, last) that a
  * private writable VMA covers (only there does a write or populate install a
  * page): the check a write, mlock or MADV_POPULATE_WRITE makes first.
  */
 export function fault_room(mm: Mm, first: number, last: number): boolean {
-  let pages = 0;
-  for (let v = mm.tree.find(first); v !== null && v.start < last; v = mm.tree.next(v)) {
-    if (vmAny(v.flags, VM_WRITE) && !vmAny(v.flags, VM_SHARED)) pages += Math.min(last, v.end) - Math.max(first, v.start);
-  }
-  return within_mm_pages(mm, pages);
+  return room_for_pages_in(mm, first, last, VM_WRITE | VM_SHARED, VM_WRITE, 0);
 }
 
 /**
@@ -61,13 +69,7 @@ export function fault_room(mm: Mm, first: number, last: number): boolean {
  * fault. The check mprotect makes first.
  */
 export function mprotect_populate_room(mm: Mm, first: number, last: number): boolean {
-  let pages = 0;
-  for (let v = mm.tree.find(first); v !== null && v.start < last; v = mm.tree.next(v)) {
-    if ((v.flags & (VM_WRITE | VM_SHARED | VM_LOCKED)) === VM_LOCKED && !vmAny(v.flags, VM_LOCKONFAULT)) {
-      pages += Math.min(last, v.end) - Math.max(first, v.start);
-    }
-  }
-  return within_mm_pages(mm, pages);
+  return room_for_pages_in(mm, first, last, VM_WRITE | VM_SHARED | VM_LOCKED, VM_LOCKED, VM_LOCKONFAULT);
 }
 
 function set_pte(mm: Mm, vpn: number, page: Page): void {
