@@ -8,33 +8,12 @@
  * scenario parser refuses commands on an exited process, naming the line.
  */
 import { describe, expect, it } from "vitest";
-import { type AddressSpace, Simulation, type SysResult } from "../../bindings/facade.js";
-import type { KsmKnobName } from "../../bindings/kernel/kstrto.js";
+import { type AddressSpace, type Simulation } from "../../bindings/facade.js";
 import { ScenarioError } from "../../bindings/scenario/commands.js";
 import { parseScenario } from "../../bindings/scenario/parse.js";
 import { runScenario } from "../../bindings/scenario/run.js";
 import { eachEngine, engine } from "../support/engines.js";
-
-const W = 0x100000000000;
-const P = 4096;
-const a = (n: number): number => W + n * P;
-
-function ok<T>(r: SysResult<T>): T {
-  if (!r.ok) throw new Error(`expected success, got ${r.errno}`);
-  return r.value;
-}
-
-function errno(r: SysResult<unknown>): string {
-  return r.ok ? "ok" : r.errno;
-}
-
-function newSim(knobs: Record<string, string> = {}): Simulation {
-  const sim = new Simulation({ engine: engine() });
-  const all: Record<string, string> = { smart_scan: "0", pages_to_scan: "5000", sleep_millisecs: "20", ...knobs };
-  if (!("run" in knobs)) all.run = "1";
-  for (const [k, v] of Object.entries(all)) ok(sim.ksmWrite(k as KsmKnobName, v));
-  return sim;
-}
+import { P, a, errno, ksmSim, ok } from "../support/facade.js";
 
 /** Private anonymous MADV_MERGEABLE memory at window page start, every page written with value. */
 function merged(p: AddressSpace, start: number, pages: number, value: bigint): void {
@@ -51,7 +30,7 @@ function g(sim: Simulation) {
 eachEngine(() => {
   describe("exit_mmap", () => {
     it("takes every VMA of the process and leaves the others alone", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       const p = sim.process("p");
       const q = sim.process("q");
       ok(p.mmap(a(0), 4 * P, "rw-", "private|anon|fixed"));
@@ -70,7 +49,7 @@ eachEngine(() => {
     });
 
     it("makes every later call of the process fail with ESRCH", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       const p = sim.process("p");
       ok(p.mmap(a(0), 4 * P, "rw-", "private|anon|fixed"));
       ok(p.exit());
@@ -96,7 +75,7 @@ eachEngine(() => {
 
   describe("ksm_exit and ksmd", () => {
     it("frees the exited process's rmap_items only on ksmd's next visit (the counters lag)", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const A = sim.process("A");
       const B = sim.process("B");
       merged(A, 0, 4, 7n);
@@ -117,14 +96,14 @@ eachEngine(() => {
 
     it("frees the slot at once when it has no rmap_items (the easy case), else leaves it for ksmd", () => {
       // Easy: registered, never scanned; ksmd then has nothing left to scan.
-      const easy = newSim({ run: "0" });
+      const easy = ksmSim({ run: "0" });
       const p = easy.process("p");
       merged(p, 0, 4, 3n);
       ok(p.exit());
       ok(easy.ksmWrite("run", "1"));
       expect(easy.ksmScan(1)).toBe(false);
       // Not easy: scanned once, so it has rmap_items; ksmd meets it once more, then it is gone.
-      const hard = newSim();
+      const hard = ksmSim();
       const q = hard.process("q");
       merged(q, 0, 4, 3n);
       expect(hard.ksmScan(1)).toBe(true);
@@ -137,7 +116,7 @@ eachEngine(() => {
     });
 
     it("leaves a fork twin its pages: the parent's KSM sharing stays after the child exits", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const parent = sim.process("parent");
       merged(parent, 0, 4, 9n);
       expect(sim.ksmScan(2)).toBe(true);
@@ -157,7 +136,7 @@ eachEngine(() => {
     });
 
     it("keeps a parent's plain pages shared with its exited fork child", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       const parent = sim.process("parent");
       ok(parent.mmap(a(0), 4 * P, "rw-", "private|anon|fixed"));
       ok(parent.write(a(0), 4 * P, "unique"));
@@ -170,7 +149,7 @@ eachEngine(() => {
     });
 
     it("drops the exited process's KSM zero pages at once (exit_mmap zaps them)", () => {
-      const sim = newSim({ use_zero_pages: "1" });
+      const sim = ksmSim({ use_zero_pages: "1" });
       const p = sim.process("p");
       const q = sim.process("q");
       merged(p, 0, 4, 0n);
@@ -183,7 +162,7 @@ eachEngine(() => {
     });
 
     it("run=2 frees an exited process's slot with its rmap_items", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const A = sim.process("A");
       const B = sim.process("B");
       merged(A, 0, 2, 5n);

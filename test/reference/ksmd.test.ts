@@ -13,36 +13,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
-import { type AddressSpace, type KsmGlobalStat, type PageContent, Simulation, type SysResult } from "../../bindings/facade.js";
-import { eachEngine, engine } from "../support/engines.js";
-import type { KsmKnobName } from "../../bindings/kernel/kstrto.js";
+import { type AddressSpace, type KsmGlobalStat, type PageContent, Simulation } from "../../bindings/facade.js";
+import { eachEngine } from "../support/engines.js";
+import { P, a, errno, ksmSim, ok } from "../support/facade.js";
 import { Ksm } from "../../bindings/reference/ksmd.js";
-
-const W = 0x100000000000;
-const P = 4096;
-/** The byte address of window page n. */
-const a = (n: number): number => W + n * P;
-
-function ok<T>(r: SysResult<T>): T {
-  if (!r.ok) throw new Error(`expected success, got ${r.errno}`);
-  return r.value;
-}
-
-function errno(r: SysResult<unknown>): string {
-  return r.ok ? "ok" : r.errno;
-}
-
-/**
- * A simulation with ksmd running (run=1), smart scan off and a batch large
- * enough for one pass, unless knobs say otherwise (written in their order).
- */
-function newSim(knobs: Record<string, string> = {}): Simulation {
-  const sim = new Simulation({ engine: engine() });
-  const all: Record<string, string> = { smart_scan: "0", pages_to_scan: "5000", sleep_millisecs: "20", ...knobs };
-  if (!("run" in knobs)) all.run = "1";
-  for (const [k, v] of Object.entries(all)) ok(sim.ksmWrite(k as KsmKnobName, v));
-  return sim;
-}
 
 /** mmap private anonymous memory at window page `start`, MADV_MERGEABLE unless told not to. */
 function region(p: AddressSpace, start: number, pages: number, mergeable = true): void {
@@ -89,7 +63,7 @@ function nModM(n: number, m: number) {
 eachEngine(() => {
   describe("§2.5 two processed visits before a merge", () => {
     it("after 1 pass every page is volatile (rmap_items = N, shared = sharing = 0); after 2 passes merged", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 300);
       fill(p, 0, 300, 7n);
@@ -104,7 +78,7 @@ eachEngine(() => {
     });
 
     it("a unique page goes into the unstable tree at its second visit (unshared), never merges", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 20);
       fill(p, 0, 20, "unique");
@@ -115,7 +89,7 @@ eachEngine(() => {
     });
 
     it("a page rewritten between visits (checksum changed) waits for another visit", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 5n);
@@ -130,7 +104,7 @@ eachEngine(() => {
 
   describe("§2.3 which pages get an rmap_item", () => {
     it("unwritten pages of a mergeable VMA (no anon_vma) give none, and the slot stays registered", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 100);
       scan(sim, 3);
@@ -140,7 +114,7 @@ eachEngine(() => {
     });
 
     it("only written pages are scanned, read-faulted pages (zero page) are not", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 100);
       ok(p.read(a(0), 100 * P));
@@ -152,7 +126,7 @@ eachEngine(() => {
     });
 
     it("shared mappings are never mergeable, so never scanned", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       ok(p.mmap(a(0), 50 * P, "rw-", "shared|anon|fixed"));
       ok(p.madvise(a(0), 50 * P, "mergeable")); // ignored (incompatible), not an error
@@ -166,7 +140,7 @@ eachEngine(() => {
     });
 
     it("written pages of a VMA without MADV_MERGEABLE are not scanned", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 50, false);
       fill(p, 0, 50, 3n);
@@ -178,7 +152,7 @@ eachEngine(() => {
     });
 
     it("a private file mapping is scanned only where a write made the pages anonymous", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       const f = sim.createFile("data", 64 * P);
       ok(p.mmap(a(0), 64 * P, "rw-", "private|fixed", f, 0));
@@ -193,7 +167,7 @@ eachEngine(() => {
     });
 
     it("pages keep being scanned whatever their protection (PROT_NONE merges too, selftest test_prot_none)", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 20);
       fill(p, 0, 20, 0x11n);
@@ -203,7 +177,7 @@ eachEngine(() => {
     });
 
     it("MADV_POPULATE_WRITE installs zero-filled anonymous pages, which are scanned and merge", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 30);
       ok(p.madvise(a(0), 30 * P, "populate_write"));
@@ -218,7 +192,7 @@ eachEngine(() => {
       [258, 256], [500, 256], [512, 256], [513, 256], [600, 256], [1, 256], [2, 256],
     ];
     it.each(table)("n=%i copies, m=%i: KSM pages = floor(n/m) + (n mod m >= 2), a lone leftover stays unshared", (n, m) => {
-      const sim = newSim({ max_page_sharing: String(m) });
+      const sim = ksmSim({ max_page_sharing: String(m) });
       const p = sim.process("main");
       region(p, 0, n);
       fill(p, 0, n, 0xcfn);
@@ -237,7 +211,7 @@ eachEngine(() => {
           fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 3 }),
           fc.constantFrom(2, 3, 4, 5, 6, 256),
           (counts, m) => {
-            const sim = newSim({ max_page_sharing: String(m) });
+            const sim = ksmSim({ max_page_sharing: String(m) });
             const p = sim.process("main");
             let at = 0;
             counts.forEach((n, i) => {
@@ -258,7 +232,7 @@ eachEngine(() => {
     });
 
     it("the leftover page (n mod m == 1) alternates unshared/volatile under smart scan, like any unique page", () => {
-      const sim = newSim({ max_page_sharing: "3", smart_scan: "1" });
+      const sim = ksmSim({ max_page_sharing: "3", smart_scan: "1" });
       const p = sim.process("main");
       region(p, 0, 7);
       fill(p, 0, 7, 4n);
@@ -273,7 +247,7 @@ eachEngine(() => {
 
   describe("§5 counters lag user actions until ksmd passes the address", () => {
     function merged10(): { sim: Simulation; p: AddressSpace } {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 0x41n);
@@ -347,7 +321,7 @@ eachEngine(() => {
     });
 
     it("5.9 run=2 zeroes every counter and full_scans; pages_scanned and pages_skipped never reset; run=1 merges again in 2 passes", () => {
-      const sim = newSim({ smart_scan: "1", use_zero_pages: "1" });
+      const sim = ksmSim({ smart_scan: "1", use_zero_pages: "1" });
       const p = sim.process("main");
       region(p, 0, 60);
       fill(p, 0, 30, 0x41n);
@@ -390,7 +364,7 @@ eachEngine(() => {
 
   describe("§2.8 stale stable nodes", () => {
     it("when every mapping of a KSM page is gone, the first visit drops the whole node at once", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 0x41n);
@@ -405,7 +379,7 @@ eachEngine(() => {
 
     it("a stable-tree walk for another content meets the stale node and drops it (lazy discovery)", () => {
       // Page 0 holds a unique content (its lookups walk the stable tree from the root); pages 1-10 merged.
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 11);
       fill(p, 0, 1, 0x99n);
@@ -420,7 +394,7 @@ eachEngine(() => {
     });
 
     it("while one mapping remains the node is not stale: items leave one by one", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 0x41n);
@@ -434,7 +408,7 @@ eachEngine(() => {
     });
 
     it("the node's removal updates every owner mm's merging pages, before ksmd visits the other mm", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p1 = sim.process("one");
       const p2 = sim.process("two");
       region(p1, 0, 5);
@@ -454,7 +428,7 @@ eachEngine(() => {
     });
 
     it("a stale dup leaves its chain at once (dups - 1); the chain itself stays until a lookup", () => {
-      const sim = newSim({ max_page_sharing: "4" });
+      const sim = ksmSim({ max_page_sharing: "4" });
       const p = sim.process("main");
       region(p, 0, 20);
       fill(p, 0, 8, 0x41n);
@@ -481,7 +455,7 @@ eachEngine(() => {
      * room). Then zap pages 1-3: X is stale only if page 8 went to Y.
      */
     function chainScenario(beforeChoice: (sim: Simulation) => void): { sim: Simulation; p: AddressSpace } {
-      const sim = newSim({ max_page_sharing: "4" });
+      const sim = ksmSim({ max_page_sharing: "4" });
       const p = sim.process("main");
       region(p, 0, 20);
       fill(p, 0, 8, 0x41n);
@@ -508,7 +482,7 @@ eachEngine(() => {
     }
 
     it("creation: copies beyond max_page_sharing make a chain; the old node becomes its first dup", () => {
-      const sim = newSim({ max_page_sharing: "4" });
+      const sim = ksmSim({ max_page_sharing: "4" });
       const p = sim.process("main");
       region(p, 0, 6);
       fill(p, 0, 4, 0x41n);
@@ -546,7 +520,7 @@ eachEngine(() => {
     });
 
     it("prune_millisecs counts from the chain's creation, not from time 0: a chain created late is not pruned at once", () => {
-      const sim = newSim({ max_page_sharing: "4" });
+      const sim = ksmSim({ max_page_sharing: "4" });
       advanceClock(sim, 3000);
       const p = sim.process("main");
       region(p, 0, 20);
@@ -585,7 +559,7 @@ eachEngine(() => {
       // m=4, 12 copies: dups Z (8-11, head), Y (4-7), X (0-3). Zap so that Z has 1, Y 2, X 3 mappings.
       // Lookup of page 20 (prune due): X, the fullest with room (3), now full and not moved.
       // Lookup of page 21 right after: fast path, the head Z (a second prune would pick Y).
-      const sim = newSim({ max_page_sharing: "4" });
+      const sim = ksmSim({ max_page_sharing: "4" });
       const p = sim.process("main");
       region(p, 0, 30);
       fill(p, 0, 12, 0x41n);
@@ -611,7 +585,7 @@ eachEngine(() => {
       // m=6: X (pages 0-5) and Y (6-11, head). Zap 3 of X and 4 of Y: X 3, Y 2.
       // Page 20 (prune due) picks X, the fullest with room (3 + 1 < 6): X moves to the
       // head, so the next lookups (fast path) take X as well, until it is full.
-      const sim = newSim({ max_page_sharing: "6" });
+      const sim = ksmSim({ max_page_sharing: "6" });
       const p = sim.process("main");
       region(p, 0, 40);
       fill(p, 0, 12, 0x41n);
@@ -634,7 +608,7 @@ eachEngine(() => {
     it("without the head move (the picked dup has room for one only) the fast path goes back to the head", () => {
       // Same as above with X at 4 mappings (4 + 1 < 6 fails): page 20 -> X (5, not moved),
       // 21 -> head Y (fast path), 22 -> Y.
-      const sim = newSim({ max_page_sharing: "6" });
+      const sim = ksmSim({ max_page_sharing: "6" });
       const p = sim.process("main");
       region(p, 0, 40);
       fill(p, 0, 12, 0x41n);
@@ -654,7 +628,7 @@ eachEngine(() => {
     });
 
     it("§11.3 the empty chain lingers: unmerging all of a 2-dup content leaves stable_node_chains 1, dups 0", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 512);
       fill(p, 0, 512, 0xcfcfcfcfcfcfcfcfn);
@@ -674,7 +648,7 @@ eachEngine(() => {
 
   describe("§4.4 use_zero_pages", () => {
     it("zero-filled pages become KSM zero pages at the second visit; their items go one pass later", () => {
-      const sim = newSim({ use_zero_pages: "1" });
+      const sim = ksmSim({ use_zero_pages: "1" });
       const p = sim.process("main");
       region(p, 0, 110);
       fill(p, 0, 100, 0n);
@@ -692,7 +666,7 @@ eachEngine(() => {
     });
 
     it("writing into KSM zero pages lowers ksm_zero_pages at once (global and per process); the pages are scanned again", () => {
-      const sim = newSim({ use_zero_pages: "1" });
+      const sim = ksmSim({ use_zero_pages: "1" });
       const p = sim.process("main");
       region(p, 0, 100);
       fill(p, 0, 100, 0n);
@@ -708,7 +682,7 @@ eachEngine(() => {
     });
 
     it("munmap, MADV_DONTNEED and MADV_UNMERGEABLE of KSM zero pages lower ksm_zero_pages at once", () => {
-      const sim = newSim({ use_zero_pages: "1" });
+      const sim = ksmSim({ use_zero_pages: "1" });
       const p = sim.process("main");
       region(p, 0, 512);
       fill(p, 0, 512, 0n);
@@ -726,7 +700,7 @@ eachEngine(() => {
     });
 
     it("with use_zero_pages=0 zero-filled pages merge like any content (512 -> 2 dups under 1 chain)", () => {
-      const sim = newSim({ use_zero_pages: "0" });
+      const sim = ksmSim({ use_zero_pages: "0" });
       const p = sim.process("main");
       region(p, 0, 512);
       fill(p, 0, 512, 0n);
@@ -735,7 +709,7 @@ eachEngine(() => {
     });
 
     it("use_zero_pages affects future merges only: pages merged before the switch stay KSM pages", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 20);
       fill(p, 0, 10, 0n);
@@ -748,7 +722,7 @@ eachEngine(() => {
     });
 
     it("§5.7 a forked child inherits KSM zero pages: its ksm_zero_pages and the global count include them", () => {
-      const sim = newSim({ use_zero_pages: "1" });
+      const sim = ksmSim({ use_zero_pages: "1" });
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 0n);
@@ -766,7 +740,7 @@ eachEngine(() => {
     it("the child's ksm_zero_pages is the parent's counter copied with the mm, even for zero pages in MADV_DONTFORK / WIPEONFORK VMAs", () => {
       // dup_mm() copies the mm_struct, ksm_fork() keeps ksm_zero_pages and adds it to the global
       // counter (S5, 4d6fc29f3634); copy_page_range() does not count zero PTEs.
-      const sim = newSim({ use_zero_pages: "1" });
+      const sim = ksmSim({ use_zero_pages: "1" });
       const p = sim.process("main");
       region(p, 0, 10);
       region(p, 20, 4);
@@ -788,7 +762,7 @@ eachEngine(() => {
     const processedVisits = new Set([1, 2, 3, 4, 6, 9, 14, 23, 32]);
 
     it("a unique page is processed at visits 1,2,3,4,6,9,14,23,32 and skipped otherwise; unshared/volatile alternate", () => {
-      const sim = newSim({ smart_scan: "1" });
+      const sim = ksmSim({ smart_scan: "1" });
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, "unique");
@@ -808,7 +782,7 @@ eachEngine(() => {
     });
 
     it("skip lengths stay at 8 after age 9: visits 41 and 50 are processed", () => {
-      const sim = newSim({ smart_scan: "1" });
+      const sim = ksmSim({ smart_scan: "1" });
       const p = sim.process("main");
       region(p, 0, 1);
       fill(p, 0, 1, "unique");
@@ -823,7 +797,7 @@ eachEngine(() => {
     });
 
     it("KSM pages are never skipped", () => {
-      const sim = newSim({ smart_scan: "1" });
+      const sim = ksmSim({ smart_scan: "1" });
       const p = sim.process("main");
       region(p, 0, 20);
       fill(p, 0, 20, 0x41n);
@@ -837,7 +811,7 @@ eachEngine(() => {
     });
 
     it("with smart_scan=0 nothing is ever skipped", () => {
-      const sim = newSim({ smart_scan: "0" });
+      const sim = ksmSim({ smart_scan: "0" });
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, "unique");
@@ -848,7 +822,7 @@ eachEngine(() => {
 
   describe("§11 live traces", () => {
     it("§11.1 2000 duplicates + 100 unique + 512 zero pages (use_zero_pages=0), CoW of 10, munmap of 100, 16 passes", () => {
-      const sim = newSim({ smart_scan: "1", pages_to_scan: "5000", sleep_millisecs: "200" });
+      const sim = ksmSim({ smart_scan: "1", pages_to_scan: "5000", sleep_millisecs: "200" });
       const p = sim.process("main");
       region(p, 0, 2612);
       ok(p.madvise(a(0), 2612 * P, "nohugepage"));
@@ -898,7 +872,7 @@ eachEngine(() => {
     });
 
     it("§11.2 the same layout with use_zero_pages=1", () => {
-      const sim = newSim({ smart_scan: "1", use_zero_pages: "1", sleep_millisecs: "200" });
+      const sim = ksmSim({ smart_scan: "1", use_zero_pages: "1", sleep_millisecs: "200" });
       const p = sim.process("main");
       region(p, 0, 2612);
       for (let b = 0; b < 4; b++) fill(p, b * 500, 500, 0x4141414141414141n * BigInt(b + 1));
@@ -923,7 +897,7 @@ eachEngine(() => {
   describe("§2.10 the unstable tree", () => {
     /** Two pages, checksums recorded (pass 1 done), one page per batch: ksmRun(20) processes the next page. */
     function twoPages(a0: bigint, a1: bigint): { sim: Simulation; p: AddressSpace } {
-      const sim = newSim({ pages_to_scan: "1", sleep_millisecs: "20" });
+      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
       const p = sim.process("main");
       region(p, 0, 2);
       fill(p, 0, 1, a0);
@@ -965,7 +939,7 @@ eachEngine(() => {
       // root 2, left 0x100, right 3. Page 1 (0x100) is then zapped. Value 4 walks 2 -> 3 -> insert and
       // never meets the gone page; in numeric order (root 3, left 2, right 0x100) it would meet it and
       // give up.
-      const sim = newSim({ pages_to_scan: "1", sleep_millisecs: "20" });
+      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
       const p = sim.process("main");
       region(p, 0, 4);
       for (const [i, v] of [2n, 0x100n, 3n, 4n].entries()) fill(p, i, 1, v);
@@ -979,7 +953,7 @@ eachEngine(() => {
 
     it("§1.6 the mirror case: a walk that does pass the gone page gives up", () => {
       // Same tree; value 0x200 (bytes 00 02 ..) goes left of 2, to the gone 0x100: volatile.
-      const sim = newSim({ pages_to_scan: "1", sleep_millisecs: "20" });
+      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
       const p = sim.process("main");
       region(p, 0, 4);
       for (const [i, v] of [2n, 0x100n, 3n, 0x200n].entries()) fill(p, i, 1, v);
@@ -991,7 +965,7 @@ eachEngine(() => {
     });
 
     it("the tree is dropped at each pass start: unshared items of the last pass are only unflagged when revisited", () => {
-      const sim = newSim({ pages_to_scan: "5", sleep_millisecs: "20" });
+      const sim = ksmSim({ pages_to_scan: "5", sleep_millisecs: "20" });
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, "unique");
@@ -1003,7 +977,7 @@ eachEngine(() => {
     });
 
     it("a CoW that keeps the content (MADV_POPULATE_WRITE on merged pages) re-merges in the same visit", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 0x41n);
@@ -1018,7 +992,7 @@ eachEngine(() => {
 
   describe("§6 PR_SET_MEMORY_MERGE (ksm.ts) as ksmd sees it", () => {
     it("prctl 1 makes every existing private anonymous VMA scannable, and new ones too; shared ones stay out", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10, false);
       fill(p, 0, 10, 0x41n);
@@ -1034,7 +1008,7 @@ eachEngine(() => {
     });
 
     it("prctl 0 unshares at once and clears every VM_MERGEABLE (madvise ones too); items go in the next pass", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10); // madvise
       fill(p, 0, 10, 0x41n);
@@ -1051,7 +1025,7 @@ eachEngine(() => {
     });
 
     it("§6.3 MERGE_ANY survives a pass that finds no mergeable VMA; a new mapping registers the mm again", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 4, false);
       fill(p, 0, 4, 0x41n);
@@ -1071,7 +1045,7 @@ eachEngine(() => {
 
   describe("§5.7 fork", () => {
     it("§11.3 child counters start at 0; its KSM pages attach beyond max_page_sharing (sharing 1022)", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 512);
       fill(p, 0, 512, 0xcfcfcfcfcfcfcfcfn);
@@ -1099,7 +1073,7 @@ eachEngine(() => {
     });
 
     it("a fork-shared page never merges with its twin (same physical page); a CoW write in the child makes it mergeable", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 1);
       fill(p, 0, 1, 0x77n);
@@ -1114,7 +1088,7 @@ eachEngine(() => {
     });
 
     it("two equal fork-shared pages: all four mappings end up on one KSM page", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 2);
       fill(p, 0, 2, 0x77n);
@@ -1125,7 +1099,7 @@ eachEngine(() => {
     });
 
     it("the child of a registered mm is scanned even if it never calls madvise (ksm_fork, VM_MERGEABLE inherited)", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 4);
       fill(p, 0, 4, "unique");
@@ -1139,7 +1113,7 @@ eachEngine(() => {
 
   describe("§2.3 mm list order", () => {
     it("a process registered mid-pass is inserted before the cursor: first scanned in the next pass", () => {
-      const sim = newSim({ pages_to_scan: "100", sleep_millisecs: "20" });
+      const sim = ksmSim({ pages_to_scan: "100", sleep_millisecs: "20" });
       const p1 = sim.process("one");
       region(p1, 0, 300);
       fill(p1, 0, 300, "unique");
@@ -1158,7 +1132,7 @@ eachEngine(() => {
     });
 
     it("a process registered between passes goes to the tail: scanned in the very next pass", () => {
-      const sim = newSim({ pages_to_scan: "100" });
+      const sim = ksmSim({ pages_to_scan: "100" });
       const p1 = sim.process("one");
       region(p1, 0, 300);
       fill(p1, 0, 300, "unique");
@@ -1171,7 +1145,7 @@ eachEngine(() => {
     });
 
     it("a newcomer mid-pass does not hold back the processes after the cursor", () => {
-      const sim = newSim({ pages_to_scan: "100" });
+      const sim = ksmSim({ pages_to_scan: "100" });
       const p1 = sim.process("one");
       const p3 = sim.process("three");
       region(p1, 0, 300);
@@ -1187,7 +1161,7 @@ eachEngine(() => {
     });
 
     it("a fork mid-pass: the child is first scanned in the next pass", () => {
-      const sim = newSim({ pages_to_scan: "100" });
+      const sim = ksmSim({ pages_to_scan: "100" });
       const p = sim.process("main");
       region(p, 0, 300);
       fill(p, 0, 300, "unique");
@@ -1209,7 +1183,7 @@ eachEngine(() => {
     }
 
     function bigSim(): Simulation {
-      const sim = newSim({ pages_to_scan: "7" });
+      const sim = ksmSim({ pages_to_scan: "7" });
       const p = sim.process("main");
       region(p, 0, 4000);
       fill(p, 0, 4000, "unique");
@@ -1217,7 +1191,7 @@ eachEngine(() => {
     }
 
     it("run accepts 0, 1, 2 only", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       for (const v of ["3", "-1", "4", "1.0", "one", "0x1", ""]) expect([v, errno(sim.ksmWrite("run", v))]).toEqual([v, "EINVAL"]);
       for (const v of ["0", "1", "2", "1\n", "+1", "01"]) expect([v, errno(sim.ksmWrite("run", v))]).toEqual([v, "ok"]);
     });
@@ -1258,13 +1232,13 @@ eachEngine(() => {
     });
 
     it("max_page_sharing must be >= 2 (kstrtoint, base 10)", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       for (const v of ["1", "0", "-3", "0x10", "2.5", "x"]) expect([v, errno(sim.ksmWrite("max_page_sharing", v))]).toEqual([v, "EINVAL"]);
       for (const v of ["2", "3", "1024", "256"]) expect([v, errno(sim.ksmWrite("max_page_sharing", v))]).toEqual([v, "ok"]);
     });
 
     it("max_page_sharing: EBUSY while KSM pages exist (pages_shared counts), the same value is fine, after run=2 it changes", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, 1n);
@@ -1288,7 +1262,7 @@ eachEngine(() => {
     });
 
     it("max_page_sharing change frees a lingering empty chain (remove_all_stable_nodes)", () => {
-      const sim = newSim();
+      const sim = ksmSim();
       const p = sim.process("main");
       region(p, 0, 300);
       fill(p, 0, 300, 1n);
@@ -1301,14 +1275,14 @@ eachEngine(() => {
     });
 
     it("merge_across_nodes accepts 0 and 1 only", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       for (const v of ["2", "-1", "0x1", "yes"]) expect([v, errno(sim.ksmWrite("merge_across_nodes", v))]).toEqual([v, "EINVAL"]);
       expect(errno(sim.ksmWrite("merge_across_nodes", "0"))).toBe("ok");
       expect(errno(sim.ksmWrite("merge_across_nodes", "1"))).toBe("ok");
     });
 
     it("use_zero_pages and smart_scan take kstrtobool spellings; '2' and others are refused and change nothing", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       for (const key of ["use_zero_pages", "smart_scan"] as const) {
         for (const v of ["y", "Y", "yes", "n", "N", "no", "on", "ON", "off", "OFF", "1", "0", "t", "true", "f", "false", "1\n"]) {
           expect([key, v, errno(sim.ksmWrite(key, v))]).toEqual([key, v, "ok"]);
@@ -1318,7 +1292,7 @@ eachEngine(() => {
     });
 
     it("kstrtobool values take effect: use_zero_pages=on merges into the zero page, a refused '2' leaves it on", () => {
-      const sim = newSim({ use_zero_pages: "on" });
+      const sim = ksmSim({ use_zero_pages: "on" });
       expect(errno(sim.ksmWrite("use_zero_pages", "2"))).toBe("EINVAL");
       const p = sim.process("main");
       region(p, 0, 10);
@@ -1333,7 +1307,7 @@ eachEngine(() => {
     });
 
     it("kstrtobool values take effect: smart_scan=n stops skipping, smart_scan=y resumes it", () => {
-      const sim = newSim({ smart_scan: "y" });
+      const sim = ksmSim({ smart_scan: "y" });
       const p = sim.process("main");
       region(p, 0, 10);
       fill(p, 0, 10, "unique");
@@ -1345,7 +1319,7 @@ eachEngine(() => {
     });
 
     it("sleep_millisecs and stable_node_chains_prune_millisecs are base-10 unsigned", () => {
-      const sim = newSim({ run: "0" });
+      const sim = ksmSim({ run: "0" });
       for (const key of ["sleep_millisecs", "stable_node_chains_prune_millisecs"] as const) {
         for (const v of ["0x14", "-1", "1.5", "abc"]) expect([key, v, errno(sim.ksmWrite(key, v))]).toEqual([key, v, "EINVAL"]);
         for (const v of ["0", "20", "020", "+3"]) expect([key, v, errno(sim.ksmWrite(key, v))]).toEqual([key, v, "ok"]);
@@ -1355,7 +1329,7 @@ eachEngine(() => {
 
   describe("§3 profit formulas", () => {
     it("general_profit = (sharing + zero)*4096 - rmap_items*64; ksm_process_profit = (merging + zero)*4096 - rmap_items*64", () => {
-      const sim = newSim({ use_zero_pages: "1", max_page_sharing: "5" });
+      const sim = ksmSim({ use_zero_pages: "1", max_page_sharing: "5" });
       const p = sim.process("main");
       region(p, 0, 100);
       fill(p, 0, 40, { cycle: 3 });
@@ -1388,7 +1362,7 @@ eachEngine(() => {
           fc.record({ zero: fc.boolean(), smart: fc.boolean(), m: fc.constantFrom(2, 3, 256), pts: fc.constantFrom(7, 50, 5000),
             fork: fc.boolean(), ops: fc.array(op, { maxLength: 12 }) }),
           (r) => {
-            const sim = newSim({ use_zero_pages: r.zero ? "1" : "0", smart_scan: r.smart ? "1" : "0", max_page_sharing: String(r.m),
+            const sim = ksmSim({ use_zero_pages: r.zero ? "1" : "0", smart_scan: r.smart ? "1" : "0", max_page_sharing: String(r.m),
               pages_to_scan: String(r.pts) });
             const main = sim.process("main");
             region(main, 0, 80);
@@ -1437,7 +1411,7 @@ eachEngine(() => {
 
   describe("§2.2 ksmRun pacing", () => {
     function paced(pages: number, knobs: Record<string, string>): { sim: Simulation; p: AddressSpace } {
-      const sim = newSim(knobs);
+      const sim = ksmSim(knobs);
       const p = sim.process("main");
       region(p, 0, pages);
       fill(p, 0, pages, "unique");
@@ -1495,7 +1469,7 @@ eachEngine(() => {
     });
 
     it("with a registered mm but no present page, every batch is an empty pass: full_scans ticks once per sleep", () => {
-      const sim = newSim({ sleep_millisecs: "20" });
+      const sim = ksmSim({ sleep_millisecs: "20" });
       const p = sim.process("main");
       region(p, 0, 10);
       sim.ksmRun(200);
