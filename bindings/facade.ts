@@ -280,7 +280,6 @@ export class Simulation {
   /** fork(2) of parent; the child is called name. */
   fork(parent: AddressSpace, name: string): SysResult<AddressSpace> {
     if (this.processes.has(name)) throw new Error(`a process called '${name}' exists already`);
-    if (parent.exited) return { ok: false, errno: "ESRCH" };
     const pid = this.engine.fork(parent.pid);
     if (pid < 0) return { ok: false, errno: errnoName(-pid) };
     const child = new AddressSpace(this, name, pid);
