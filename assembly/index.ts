@@ -36,7 +36,7 @@ import { PAGE, do_mmap, do_munmap, exit_mmap } from "./mmap";
 import { do_mprotect } from "./mprotect";
 import { do_mremap } from "./mremap";
 import { CHUNK_CAP, CHUNK_SIZE, tree_find, tree_next, tree_reserve } from "./tree";
-import { WARM_GROUP, warm_group } from "./warm";
+import { WARM_GROUP, warm_group, warm_hint } from "./warm";
 
 const cmds = memory.data(<i32>(CMD_CAPACITY * CMD_SLOTS * 8), 16);
 const out = memory.data(<i32>(OUT_CAPACITY * VMA_SLOTS * 8), 16);
@@ -272,6 +272,7 @@ export function run(n: u32): u32 {
   for (let i: u32 = 0; i < count; i++) {
     const c = cmds + (<usize>i * CMD_SLOTS << 3);
     if ((i & (WARM_GROUP - 1)) == 0) warm_group(c, min(count - i, WARM_GROUP));
+    warm_hint(i & (WARM_GROUP - 1));
     store<f64>(c, exec(c));
   }
   return count;

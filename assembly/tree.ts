@@ -542,18 +542,45 @@ export function tree_iter_next(): usize {
 
 // ---- what warm.ts needs to warm a batch's paths --------------------------------------
 
-/** The inner node find() would pass through for page, or 0 (reads the top array, which is hot). */
-export function tree_inner_of(mm: usize, page: u64): usize {
+/** The index in mm's top array of the inner node find() would pass through for page, or -1 (reads the top array, which is hot). */
+export function tree_top_index(mm: usize, page: u64): i32 {
   const tn = top_count(mm);
-  if (tn == 0) return 0;
+  if (tn == 0) return -1;
   const ti = top_search(mm, tn, page);
-  if (ti == tn) return 0;
+  return ti == tn ? -1 : ti;
+}
+
+/** The inner node at index ti of mm's top array. */
+export function tree_top_node(mm: usize, ti: i32): usize {
   return top_node(mm, ti);
 }
 
-/** The leaf under inner for page. */
-export function tree_leaf_in(inner: usize, page: u64): usize {
-  return n_ptr(inner, count_le(inner, page));
+/** The index of the child of node c that find() would pass through for page. */
+export function tree_child_index(c: usize, page: u64): i32 {
+  return count_le(c, page);
+}
+
+/** Child i of node c. */
+export function tree_child(c: usize, i: i32): usize {
+  return n_ptr(c, i);
+}
+
+/**
+ * Put the cursor on a path that warm.ts found for a command (top index ti,
+ * inner node, index ii in it, leaf) if that is still a path of mm's tree (an
+ * earlier command may have split or freed nodes since): the command's first
+ * search then starts from the leaf instead of the top. Any real path is a
+ * valid cursor, so results never depend on it.
+ */
+export function tree_hint(mm: usize, ti: i32, inner: usize, ii: i32, leaf: usize): void {
+  if (ti >= 0 && ti < top_count(mm) && top_node(mm, ti) == inner && ii < n_count(inner) && n_ptr(inner, ii) == leaf) {
+    curMm = mm;
+    curTi = ti;
+    curInner = inner;
+    curIi = ii;
+    curLeaf = leaf;
+    curLi = 0;
+  }
 }
 
 /** Load a word of each of node c's key lines and of its pointers and count. */

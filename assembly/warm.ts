@@ -10,13 +10,16 @@
 // the commands then run on warm lines. The passes: the inner nodes (from the top array, which is
 // hot); their lines; the leaves; their lines; the records near each page;
 // their lines. Only loads: a guess made stale by an earlier command of the
-// group costs a miss, never a wrong result.
+// group costs a miss, never a wrong result. The path found for each command
+// (top index, inner node, index, leaf) is kept, and warm_hint() hands it to
+// the tree's cursor just before the command runs, so that the command's own
+// search starts from its leaf (tree_hint() checks the path is still real).
 
 import { CMD_SLOTS, OP_MADVISE, OP_MMAP, OP_MPROTECT, OP_MUNMAP } from "./generated/abi";
 import { mm_of } from "./kernel";
 import { mm_map_count } from "./mm_types";
 import { PAGE } from "./mmap";
-import { tree_inner_of, tree_leaf_in, tree_records_near, tree_warm_node } from "./tree";
+import { tree_child, tree_child_index, tree_hint, tree_records_near, tree_top_index, tree_top_node, tree_warm_node } from "./tree";
 
 /** Commands looked up together before they run. */
 export const WARM_GROUP: u32 = 32;
@@ -29,10 +32,17 @@ export const WARM_GROUP: u32 = 32;
 const WARM_MIN_VMAS: u32 = 1 << 17;
 /** Each command's node of the current pass: its inner node, then its leaf (0: nothing to warm). */
 const warmNode = memory.data(<i32>(WARM_GROUP * 4), 16);
+/** Each command's path: its mm (0: none), top index, inner node and index in it, leaf. */
+const warmMm = memory.data(<i32>(WARM_GROUP * 4), 16);
+const warmTi = memory.data(<i32>(WARM_GROUP * 4), 16);
+const warmInner = memory.data(<i32>(WARM_GROUP * 4), 16);
+const warmIi = memory.data(<i32>(WARM_GROUP * 4), 16);
 /** Each command's page. */
 const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
 /** Four records near each command's page (tree_records_near). */
 const warmRecord = memory.data(<i32>(WARM_GROUP * 16), 16);
+/** Commands of the current group with a path recorded (0 when the group was not warmed). */
+let warmCount: u32 = 0;
 /** Where the warming loads' values go, so that they are not optimized away. */
 let warmSink: u32 = 0;
 
@@ -43,8 +53,9 @@ let warmSink: u32 = 0;
 // @ts-ignore: decorator
 @inline function page_at(j: u32): u64 { return load<u64>(warmPage + (<usize>j << 3)); }
 
-/** The inner node of a one-address command (mmap, munmap, mprotect, madvise) in a big tree, else 0. */
+/** The inner node of a one-address command (mmap, munmap, mprotect, madvise) in a big tree, else 0; records its mm and top index. */
 function command_inner(c: usize, j: u32): usize {
+  store<u32>(warmMm + (<usize>j << 2), 0);
   const op = <u32>load<f64>(c);
   if (op != OP_MPROTECT && op != OP_MUNMAP && op != OP_MMAP && op != OP_MADVISE) return 0;
   const a = load<f64>(c, 16);
@@ -52,8 +63,12 @@ function command_inner(c: usize, j: u32): usize {
   const mm = mm_of(<u32>load<f64>(c, 8));
   if (mm == 0 || mm_map_count(mm) < WARM_MIN_VMAS) return 0;
   const page = <u64>(a / PAGE);
+  const ti = tree_top_index(mm, page);
+  if (ti < 0) return 0;
   store<u64>(warmPage + (<usize>j << 3), page);
-  return tree_inner_of(mm, page);
+  store<u32>(warmMm + (<usize>j << 2), <u32>mm);
+  store<i32>(warmTi + (<usize>j << 2), ti);
+  return tree_top_node(mm, ti);
 }
 
 /** Load the lines of every command's node (a short loop of independent loads). */
@@ -68,6 +83,7 @@ function warm_nodes(n: u32): void {
 
 /** Warm the paths of the n commands (n <= WARM_GROUP) starting at command buffer address first. */
 export function warm_group(first: usize, n: u32): void {
+  warmCount = 0;
   let any = false;
   for (let j: u32 = 0; j < n; j++) {
     const inner = command_inner(first + (<usize>j * CMD_SLOTS << 3), j);
@@ -75,10 +91,16 @@ export function warm_group(first: usize, n: u32): void {
     if (inner != 0) any = true;
   }
   if (!any) return;
+  warmCount = n;
   warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
     const inner = node_at(j);
-    if (inner != 0) set_node_at(j, tree_leaf_in(inner, page_at(j)));
+    store<u32>(warmInner + (<usize>j << 2), <u32>inner);
+    if (inner != 0) {
+      const ii = tree_child_index(inner, page_at(j));
+      store<i32>(warmIi + (<usize>j << 2), ii);
+      set_node_at(j, tree_child(inner, ii));
+    }
   }
   warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
@@ -94,4 +116,12 @@ export function warm_group(first: usize, n: u32): void {
     if (p != 0) t ^= load<u32>(p) ^ load<u32>(p, 36);
   }
   warmSink ^= t;
+}
+
+/** Just before command j of the warmed group runs: the tree's cursor on the path found for it, if any. */
+export function warm_hint(j: u32): void {
+  if (j >= warmCount) return;
+  const mm = <usize>load<u32>(warmMm + (<usize>j << 2));
+  if (mm == 0) return;
+  tree_hint(mm, load<i32>(warmTi + (<usize>j << 2)), <usize>load<u32>(warmInner + (<usize>j << 2)), load<i32>(warmIi + (<usize>j << 2)), node_at(j));
 }
