@@ -118,16 +118,48 @@ static unsigned long count_vmas(void)
 	return n;
 }
 
+/*
+ * The VMAs starting in [lo, hi) (the workload's own; the count above includes
+ * the program's): how many, and a hash of their layout (FNV-1a over each
+ * one's start page, end page and writability), for checking that the
+ * simulator ran the same toggles.
+ */
+static unsigned long count_vmas_in(unsigned long lo, unsigned long hi, uint64_t *hash)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long n = 0, start, end;
+	char line[4096], perms[8];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 && start >= lo && start < hi) {
+			n++;
+			h = (h ^ (start / PAGE)) * 0x100000001b3ULL;
+			h = (h ^ (end / PAGE)) * 0x100000001b3ULL;
+			h = (h ^ (uint64_t)(perms[1] == 'w')) * 0x100000001b3ULL;
+		}
+		/* A line longer than the buffer: skip its rest. */
+		while (!strchr(line, '\n') && fgets(line, sizeof line, f))
+			;
+	}
+	fclose(f);
+	*hash = h;
+	return n;
+}
+
 static int alternating(unsigned long n, unsigned long m, uint32_t seed)
 {
 	raise_max_map_count(n + 65530);
-	unsigned char *prot = calloc(n, 1); /* 1: read-only */
-	if (!prot)
+	/* Read-only pages, a bit each (as bench/run.ts keeps them). */
+	uint32_t *ro = calloc((n + 31) / 32, sizeof *ro);
+	if (!ro)
 		return 2;
 	double t0 = now();
 	for (unsigned long i = 0; i < n; i++) {
-		prot[i] = i & 1;
-		void *p = mmap((void *)(BASE + i * PAGE), PAGE, prot[i] ? PROT_READ : PROT_READ | PROT_WRITE,
+		if (i & 1)
+			ro[i / 32] |= 1u << (i % 32);
+		void *p = mmap((void *)(BASE + i * PAGE), PAGE, (i & 1) ? PROT_READ : PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == MAP_FAILED) {
 			fprintf(stderr, "vmasim-kbench: mmap %lu: %s\n", i, strerror(errno));
@@ -138,14 +170,18 @@ static int alternating(unsigned long n, unsigned long m, uint32_t seed)
 	rng = seed ? seed : 0x9e3779b9u;
 	for (unsigned long k = 0; k < m; k++) {
 		unsigned long i = next_rand() % n;
-		prot[i] ^= 1;
-		if (mprotect((void *)(BASE + i * PAGE), PAGE, prot[i] ? PROT_READ : PROT_READ | PROT_WRITE) != 0) {
+		uint32_t bit = 1u << (i % 32);
+		ro[i / 32] ^= bit;
+		if (mprotect((void *)(BASE + i * PAGE), PAGE, (ro[i / 32] & bit) ? PROT_READ : PROT_READ | PROT_WRITE) != 0) {
 			fprintf(stderr, "vmasim-kbench: mprotect: %s\n", strerror(errno));
 			return 2;
 		}
 	}
 	double t2 = now();
-	printf("setup_s %.6f ops_per_s %.1f vmas %lu\n", t1 - t0, (double)m / (t2 - t1), count_vmas());
+	uint64_t hash;
+	unsigned long own = count_vmas_in(BASE, BASE + n * PAGE, &hash);
+	printf("setup_s %.6f ops_per_s %.1f vmas %lu vmas_in_range %lu layout_hash %016llx\n", t1 - t0, (double)m / (t2 - t1),
+	       count_vmas(), own, (unsigned long long)hash);
 	return 0;
 }
 
