@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Simulation } from "../../bindings/facade.js";
+import { type AddressSpace, type Batch, Simulation } from "../../bindings/facade.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 import { XorShift } from "../../bindings/scenario/workloads.js";
 import { randomScenario } from "../support/random-scenario.js";
@@ -44,26 +44,47 @@ describe("reference engine vs Wasm engine", () => {
  * the reference engine's, with commands in one batch that change the very
  * leaves the batch warmed.
  */
+const BASE = 0x100000000000;
+const PAGE = 4096;
+/** Pages of the big address space: runs of 2 pages alternating rw-/r--, 150k VMAs. */
+const BIG = 300_000;
+
+/**
+ * Build the big address space on each engine, hand its batch to `calls`
+ * (which queues calls and runs the batch when it likes, pushing what
+ * runRaw() returns), and require identical results, VMA count and VMAs.
+ */
+function sameOnBigSpace(calls: (p: AddressSpace, b: Batch, results: number[]) => void): void {
+  const run = (engine: "ts" | "wasm") => {
+    const sim = new Simulation({ engine });
+    sim.maxMapCount = BIG + 65530;
+    const p = sim.process("main");
+    const b = sim.batch();
+    for (let i = 0; i < BIG; i++) {
+      b.mmap(p, BASE + i * PAGE, PAGE, (i >> 1) & 1 ? 1 : 3, 0x22 | 0x10);
+      if (b.length === 65536) b.runRaw();
+    }
+    b.runRaw();
+    const results: number[] = [];
+    calls(p, b, results);
+    results.push(...b.runRaw());
+    return { results, count: p.mapCount, vmas: JSON.stringify(p.vmas(BASE - 16 * PAGE, BASE + (BIG + 16) * PAGE)) };
+  };
+  const wasm = run("wasm");
+  const ts = run("ts");
+  expect(wasm.count).toBeGreaterThan(1 << 17);
+  expect(wasm.results.filter((r) => r < 0).length).toBeGreaterThan(0);
+  expect(wasm.results).toEqual(ts.results);
+  expect(wasm.count).toBe(ts.count);
+  expect(wasm.vmas === ts.vmas).toBe(true);
+}
+
 describe("reference engine vs Wasm engine on a big address space", () => {
   it("150k VMAs, 6000 batched calls of every one-address kind: identical results and VMAs", () => {
-    const BASE = 0x100000000000;
-    const PAGE = 4096;
-    const n = 300_000;
-    const run = (engine: "ts" | "wasm") => {
-      const sim = new Simulation({ engine });
-      sim.maxMapCount = n + 65530;
-      const p = sim.process("main");
-      const b = sim.batch();
-      for (let i = 0; i < n; i++) {
-        // Runs of 2 pages alternating rw-/r--: 150k VMAs.
-        b.mmap(p, BASE + i * PAGE, PAGE, (i >> 1) & 1 ? 1 : 3, 0x22 | 0x10);
-        if (b.length === 65536) b.runRaw();
-      }
-      b.runRaw();
+    sameOnBigSpace((p, b, results) => {
       const rng = new XorShift(7);
-      const results: number[] = [];
       for (let k = 0; k < 6000; k++) {
-        const addr = BASE + rng.int(-4, n + 4) * PAGE;
+        const addr = BASE + rng.int(-4, BIG + 4) * PAGE;
         const len = rng.int(1, 3) * PAGE;
         const kind = rng.int(0, 9);
         if (kind < 6) b.mprotect(p, addr, len, rng.int(0, 1) ? 1 : 3);
@@ -73,62 +94,33 @@ describe("reference engine vs Wasm engine on a big address space", () => {
         else b.write(p, addr, len);
         if (b.length === 100) results.push(...b.runRaw());
       }
-      results.push(...b.runRaw());
-      return { results, count: p.mapCount, vmas: JSON.stringify(p.vmas(BASE - 16 * PAGE, BASE + (n + 16) * PAGE)) };
-    };
-    const wasm = run("wasm");
-    const ts = run("ts");
-    expect(wasm.count).toBeGreaterThan(1 << 17);
-    expect(wasm.results.filter((r) => r < 0).length).toBeGreaterThan(0);
-    expect(wasm.results).toEqual(ts.results);
-    expect(wasm.count).toBe(ts.count);
-    expect(wasm.vmas === ts.vmas).toBe(true);
+    });
   });
 
   // The path warmed for a command goes stale when an earlier command of its
   // group frees or splits nodes: warm_hint() must notice (tree_hint checks
   // the path is still the tree's) and search from the top instead.
   it("150k VMAs, batches whose first commands free and split the leaves warmed for the rest: identical results and VMAs", () => {
-    const BASE = 0x100000000000;
-    const PAGE = 4096;
-    const n = 300_000;
-    const run = (engine: "ts" | "wasm") => {
-      const sim = new Simulation({ engine });
-      sim.maxMapCount = n + 65530;
-      const p = sim.process("main");
-      const b = sim.batch();
-      for (let i = 0; i < n; i++) {
-        b.mmap(p, BASE + i * PAGE, PAGE, (i >> 1) & 1 ? 1 : 3, 0x22 | 0x10);
-        if (b.length === 65536) b.runRaw();
-      }
-      b.runRaw();
+    sameOnBigSpace((p, b, results) => {
       const rng = new XorShift(11);
-      const results: number[] = [];
       for (let g = 0; g < 150; g++) {
         // A hole of 100 to 400 pages (50 to 200 VMAs: whole leaves freed), in one group of 32 commands...
-        const hole = rng.int(0, n - 500);
+        const hole = rng.int(0, BIG - 500);
         const holeLen = rng.int(100, 400);
-        const tgt = () => BASE + (hole + rng.int(-60, holeLen + 60)) * PAGE;
+        const near = () => BASE + (hole + rng.int(-60, holeLen + 60)) * PAGE;
         if (g % 2 === 0) {
           b.munmap(p, BASE + hole * PAGE, holeLen * PAGE);
           // ...then calls in and around it, whose warmed paths went through the freed leaves;
-          for (let k = 0; k < 15; k++) b.mprotect(p, tgt(), rng.int(1, 3) * PAGE, rng.int(0, 1) ? 1 : 3);
+          for (let k = 0; k < 15; k++) b.mprotect(p, near(), rng.int(1, 3) * PAGE, rng.int(0, 1) ? 1 : 3);
           // ...and single pages mapped back into it, alternating, which split the leaves left.
           for (let k = 0; k < 16; k++) b.mmap(p, BASE + (hole + 2 * k) * PAGE, PAGE, k & 1 ? 1 : 3, 0x22 | 0x10);
         } else {
           // Pages split off one by one inside a long run (fills its leaf until it splits), then calls beside them.
           for (let k = 0; k < 24; k++) b.mprotect(p, BASE + (hole + 3 * k) * PAGE, PAGE, k & 1 ? 1 : 3);
-          for (let k = 0; k < 8; k++) b.mprotect(p, tgt(), PAGE, rng.int(0, 1) ? 1 : 3);
+          for (let k = 0; k < 8; k++) b.mprotect(p, near(), PAGE, rng.int(0, 1) ? 1 : 3);
         }
         results.push(...b.runRaw());
       }
-      return { results, count: p.mapCount, vmas: JSON.stringify(p.vmas(BASE - 16 * PAGE, BASE + (n + 16) * PAGE)) };
-    };
-    const wasm = run("wasm");
-    const ts = run("ts");
-    expect(wasm.count).toBeGreaterThan(1 << 17);
-    expect(wasm.results).toEqual(ts.results);
-    expect(wasm.count).toBe(ts.count);
-    expect(wasm.vmas === ts.vmas).toBe(true);
+    });
   });
 });
