@@ -2,7 +2,8 @@
  * The scenario parser (bindings/scenario/parse.ts) against the scenario
  * format (docs/scenario-format.md): numbers, PROT, flags, every
  * command's arity, comments, errors that name their line; and a property:
- * no text makes the simulator throw anything but a ScenarioError.
+ * no text makes either engine throw anything but a ScenarioError, and both
+ * engines give the same report or the same error for it.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -308,16 +309,28 @@ describe("arity: every command refuses missing and extra arguments, naming the l
   });
 });
 
-describe("property: the simulator never crashes on any text", () => {
-  /** Runs text; a ScenarioError is fine, anything else is returned as a failure. */
-  function survives(text: string): boolean {
+// VMASIM_FUZZ_RUNS: runs per property below (default 1000; the browser project has no process.env).
+const FUZZ_RUNS = Number((typeof process === "undefined" ? undefined : process.env.VMASIM_FUZZ_RUNS) ?? 1000);
+
+describe("property: neither engine crashes on any text, and both end the same way", () => {
+  /** Runs text on one engine: its report, or the ScenarioError naming the line; anything else is a failure. */
+  function outcome(text: string, engine: "ts" | "wasm"): string {
     try {
-      const out = runScenarioLines(text);
-      return Array.isArray(out) && out.every((l) => typeof l === "string");
+      const out = runScenarioLines(text, { engine });
+      if (!Array.isArray(out) || !out.every((l) => typeof l === "string")) throw new Error("not a report");
+      return out.join("\n");
     } catch (e) {
-      if (e instanceof ScenarioError) return Number.isInteger(e.lineNo) && e.lineNo >= 0;
-      throw new Error(`${String(e)} for ${JSON.stringify(text)}`);
+      if (e instanceof ScenarioError && Number.isInteger(e.lineNo) && e.lineNo >= 0) return `ScenarioError at line ${e.lineNo}: ${e.message}`;
+      throw new Error(`${engine} engine: ${String(e)} for ${JSON.stringify(text)}`);
     }
+  }
+
+  /** Both engines survive text with the same report or the same error. */
+  function survives(text: string): boolean {
+    const ts = outcome(text, "ts");
+    const wasm = outcome(text, "wasm");
+    if (ts !== wasm) throw new Error(`the engines differ for ${JSON.stringify(text)}:\n${ts}\n--- wasm:\n${wasm}`);
+    return true;
   }
 
   /**
@@ -339,7 +352,8 @@ describe("property: the simulator never crashes on any text", () => {
 
   const COMMANDS = [
     "mmap", "munmap", "mprotect", "madvise", "mremap", "mlock", "munlock", "prctl", "file", "open", "write", "read",
-    "process", "fork", "ksm", "ksm_scan", "max_map_count", "maps", "vmflags", "count", "ksm_stat", "echo",
+    "process", "fork", "ksm", "ksm_get", "ksm_scan", "ksm_run", "max_map_count", "maps", "vmflags", "count", "ksm_stat",
+    "exit", "echo",
   ];
   const ODD = ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf", "main", "f", "z", "#", "-1", "0", "", "|"];
   const number = fc.oneof(
@@ -359,6 +373,9 @@ describe("property: the simulator never crashes on any text", () => {
     { weight: 1, arbitrary: flags },
     { weight: 1, arbitrary: fc.constantFrom(...ODD, "maymove", "dontunmap", "fixed", "unique", "cycle", "memory_merge",
       "/dev/zero", "run=1", "dontneed", "mergeable", "wipeonfork", "populate_write", "dontfork") },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom("run", "pages_to_scan", "sleep_millisecs", "max_page_sharing", "use_zero_pages",
+      "smart_scan", "merge_across_nodes", "advisor_mode", "advisor_target_scan_time", "stable_node_chains_prune_millisecs", "bogus"),
+    fc.oneof(number, fc.constantFrom("scan-time", "none", "2", "-1", ""))).map(([k, v]) => `${k}=${v}`) },
     { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
   );
   const plausibleLine = fc.oneof(
@@ -366,17 +383,18 @@ describe("property: the simulator never crashes on any text", () => {
     { weight: 3, arbitrary: fc.tuple(number, number, prot, flags).map(([a, l, p, f]) => `mmap ${a} ${l} ${p} ${f}`) },
     { weight: 1, arbitrary: fc.tuple(number, number, fc.constantFrom("f", "z")).map(([a, l, f]) => `mmap ${a} ${l} rw- private|fixed ${f} 0`) },
     { weight: 1, arbitrary: fc.constantFrom("file f 64K", "open z /dev/zero", "fork child", "fork main", "process main",
-      "process other", "prctl memory_merge 1", "max_map_count 3", "maps", "vmflags", "count", "echo x") },
+      "process other", "prctl memory_merge 1", "max_map_count 3", "maps", "vmflags", "count", "echo x", "exit", "ksm run=1",
+      "ksm_scan 2", "ksm_run 50", "ksm_stat", "ksm_get pages_shared full_scans", "madvise 0x100000000000 16p mergeable") },
     { weight: 1, arbitrary: fc.stringMatching(/^(mmap|munmap|mprotect|madvise|mremap|write|read|mlock) (0x10000000[0-9a-f]{4}|[0-9]{1,3}p)( [0-9]{1,2}p)?( [a-z_|-]{1,12}){0,3}$/) },
   );
 
   it("arbitrary strings", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 120 }), prop), { numRuns: 1000 });
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 60 }), prop), { numRuns: 300 });
+    fc.assert(fc.property(fc.string({ maxLength: 120 }), prop), { numRuns: FUZZ_RUNS });
+    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 60 }), prop), { numRuns: Math.ceil(FUZZ_RUNS * 0.3) });
   });
 
   it("plausible lines", () => {
-    fc.assert(fc.property(fc.array(plausibleLine, { maxLength: 12 }), (lines) => prop(lines.join("\n"))), { numRuns: 1000 });
+    fc.assert(fc.property(fc.array(plausibleLine, { maxLength: 12 }), (lines) => prop(lines.join("\n"))), { numRuns: FUZZ_RUNS });
   });
 
   const VALID = [
@@ -442,7 +460,7 @@ describe("property: the simulator never crashes on any text", () => {
   }
 
   it("mutations of a valid scenario", () => {
-    fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 6 }), (ms) => prop(mutate(VALID, ms))), { numRuns: 1000 });
+    fc.assert(fc.property(fc.array(mutation, { minLength: 1, maxLength: 6 }), (ms) => prop(mutate(VALID, ms))), { numRuns: FUZZ_RUNS });
   });
 
   it("known crashers stay fixed: fork to a name in use, madvise with an Object.prototype name", () => {
