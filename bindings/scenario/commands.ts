@@ -40,12 +40,29 @@ export function commandWord(c: Command): string {
 }
 
 /** A malformed scenario: the runner stops and the CLI exits with code 2. */
+/** Longest detail a ScenarioError quotes (a binary file's "line" can be kilobytes). */
+const MAX_DETAIL = 200;
+
+/**
+ * An error message fit for a terminal: control characters and undecodable
+ * bytes (U+FFFD) of the quoted input escaped, and cut at MAX_DETAIL.
+ */
+function printable(detail: string): string {
+  const escaped = detail.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/gu, (c) =>
+    c === "\ufffd" ? "\\ufffd" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return escaped.length > MAX_DETAIL ? `${escaped.slice(0, MAX_DETAIL)}…` : escaped;
+}
+
 export class ScenarioError extends Error {
+  readonly detail: string;
   constructor(
     readonly lineNo: number,
-    readonly detail: string,
+    detail: string,
   ) {
-    super(lineNo > 0 ? `line ${lineNo}: ${detail}` : detail);
+    const d = printable(detail);
+    super(lineNo > 0 ? `line ${lineNo}: ${d}` : d);
+    this.detail = d;
     this.name = "ScenarioError";
   }
 }

@@ -207,6 +207,14 @@ describe("commands", () => {
     refusedAtLine3("mm#ap 0 1p", /unknown command 'mm'/);
   });
 
+  it("an error quoting binary input escapes its control characters and stays short", () => {
+    refusedAtLine3("\u0001\u001b[2J\ufffdx", /unknown command '\\x01\\x1b\[2J\\ufffdx'/);
+    const e = parseError(`mmap 0x100000000000 ${"9".repeat(5000)} rw- private|anon`);
+    expect(e.lineNo).toBe(1);
+    expect(e.message.length).toBeLessThan(260);
+    expect(e.message.endsWith("…")).toBe(true);
+  });
+
   it("mmap of an unknown file name, or one made later, is refused", () => {
     refusedAtLine3("mmap 0 1p rw- private g", /'g'/);
     const e = parseError("mmap 0 1p rw- private f\nfile f 4K");
