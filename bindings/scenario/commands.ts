@@ -39,7 +39,6 @@ export function commandWord(c: Command): string {
   return c.op === "prctl" ? "prctl" : c.op;
 }
 
-/** A malformed scenario: the runner stops and the CLI exits with code 2. */
 /** Longest detail a ScenarioError quotes (a binary file's "line" can be kilobytes). */
 const MAX_DETAIL = 200;
 
@@ -48,12 +47,18 @@ const MAX_DETAIL = 200;
  * bytes (U+FFFD) of the quoted input escaped, and cut at MAX_DETAIL.
  */
 function printable(detail: string): string {
-  const escaped = detail.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/gu, (c) =>
-    c === "\ufffd" ? "\\ufffd" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-  return escaped.length > MAX_DETAIL ? `${escaped.slice(0, MAX_DETAIL)}…` : escaped;
+  let out = "";
+  for (const c of detail) {
+    if (out.length >= MAX_DETAIL) return `${out}…`;
+    const code = c.codePointAt(0)!;
+    if (c === "\ufffd") out += "\\ufffd";
+    else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += c;
+  }
+  return out;
 }
 
+/** A malformed scenario: the runner stops and the CLI exits with code 2. */
 export class ScenarioError extends Error {
   readonly detail: string;
   constructor(
