@@ -8,18 +8,18 @@ import { type EngineName, Simulation } from "../facade.js";
 
 /** xorshift32: a tiny deterministic PRNG, the same in every engine and test. */
 export class XorShift {
+  /** The state's 32 bits as a signed int32: a small integer to V8, where a uint32 above 2^31 is a boxed double. */
   private s: number;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
+    this.s = (seed >>> 0 || 0x9e3779b9) | 0;
   }
   next(): number {
     let x = this.s;
     x ^= x << 13;
-    x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
+    this.s = x;
+    return x >>> 0;
   }
   /** An integer in [lo, hi]. */
   int(lo: number, hi: number): number {
