@@ -25,9 +25,9 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { Bench } from "tinybench";
-import { type AddressSpace, type EngineName, Simulation } from "../bindings/facade.js";
+import { type AddressSpace, type Batch, type EngineName, Simulation } from "../bindings/facade.js";
 import { kernelAlternatingBench, kernelKsmBench, liveKernelAvailable } from "../bindings/harness/live.js";
-import { XorShift } from "../bindings/scenario/workloads.js";
+import { AlternatingProt, XorShift } from "../bindings/scenario/workloads.js";
 
 const BASE = 0x100000000000;
 const PAGE = 4096;
@@ -46,27 +46,17 @@ const rows: Row[] = [];
 
 const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
 
-/**
- * Map n single pages alternating rw-/r-- through batches; returns the
- * process and which pages are read-only, one bit a page (the generator's
- * own state: a bit set stays in the caches, where a byte a page would cost
- * a cache miss of its own per toggle at 1M pages; harness/vmasim-kbench.c
- * keeps the same).
- */
-function alternatingSpace(engine: EngineName, n: number): { sim: Simulation; p: AddressSpace; readOnly: Uint32Array } {
+/** The alternating-prot workload's n pages mapped (AlternatingProt): its process and its toggle generator. */
+function alternatingSpace(engine: EngineName, n: number): { sim: Simulation; p: AddressSpace; w: AlternatingProt; b: Batch } {
   const sim = new Simulation({ engine });
   sim.maxMapCount = n + 65530;
   const p = sim.process("main");
   const b = sim.batch();
-  const readOnly = new Uint32Array((n + 31) >>> 5);
-  for (let i = 0; i < n; i++) {
-    if (i & 1) readOnly[i >>> 5]! |= 1 << (i & 31);
-    b.mmap(p, BASE + i * PAGE, PAGE, i & 1 ? 1 : 3, 0x22 | 0x10);
-    if (b.length === 65536) b.runRaw();
-  }
+  const w = new AlternatingProt(n);
+  w.map(p, b, () => b.runRaw());
   b.runRaw();
   if (p.mapCount !== n) throw new Error(`setup: expected ${n} VMAs, got ${p.mapCount}`);
-  return { sim, p, readOnly };
+  return { sim, p, w, b };
 }
 
 /** Runs one tinybench task of `ops` operations per iteration; returns ops/s. */
@@ -80,27 +70,19 @@ async function measure(name: string, ops: number, fn: () => void, heavy: boolean
 }
 
 async function alternatingProt(engine: EngineName, n: number, toggles: number): Promise<void> {
-  const { sim, p, readOnly } = alternatingSpace(engine, n);
+  const { sim, p, w, b } = alternatingSpace(engine, n);
   const bytes = sim.engine.memoryBytes();
-  const rng = new XorShift(1);
-  const b = sim.batch();
   const perIter = engine === "ts" && n >= 1_000_000 ? 500 : Math.min(toggles, 20_000);
   const ops = await measure(`alternating-prot ${engine} N=${n}`, perIter, () => {
-    for (let k = 0; k < perIter; k++) {
-      const i = rng.int(0, n - 1);
-      const bit = 1 << (i & 31);
-      const word = (readOnly[i >>> 5]! ^= bit);
-      b.mprotect(p, BASE + i * PAGE, PAGE, word & bit ? 1 : 3);
-    }
+    for (let k = 0; k < perIter; k++) w.toggle(p, b);
     b.runRaw();
   }, engine === "ts");
   rows.push({ workload: "(a) alternating-prot", size: `N=${n}`, engine, opsPerSecond: ops, ...(bytes === null ? {} : { bytesPerVma: bytes / n }) });
 }
 
 async function churn(engine: EngineName, n: number): Promise<void> {
-  const { sim, p } = alternatingSpace(engine, n);
+  const { p, b } = alternatingSpace(engine, n);
   const rng = new XorShift(2);
-  const b = sim.batch();
   const perIter = engine === "ts" ? 200 : 10_000;
   const ops = await measure(`churn ${engine} N=${n}`, 2 * perIter, () => {
     for (let k = 0; k < perIter; k++) {

@@ -1,4 +1,4 @@
-import { type EngineName, Simulation } from "../facade.js";
+import { type AddressSpace, type Batch, type EngineName, Simulation } from "../facade.js";
 
 /**
  * Generated workloads: scenario texts used by the showcase, benchmarks and
@@ -61,6 +61,48 @@ export function allocatorWorkload(chunks: number, seed = 1): string {
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * The alternating-prot workload (benchmark (a), `vmasim stress`, and
+ * harness/vmasim-kbench.c on the live kernel): n single pages at
+ * consecutive addresses from BASE, alternating rw-/r--, then random
+ * single-page mprotect toggles (xorshift32 from the seed, page = draw mod n).
+ * Which pages are read-only is kept a bit a page: a byte a page costs a
+ * cache miss of its own per toggle at 1M pages, more than the toggle's
+ * share of the engine's own misses.
+ */
+export class AlternatingProt {
+  static readonly BASE = 0x100000000000;
+  static readonly PAGE = 4096;
+  private readonly readOnly: Uint32Array;
+  private readonly rng: XorShift;
+
+  constructor(
+    readonly n: number,
+    seed = 1,
+  ) {
+    this.readOnly = new Uint32Array((n + 31) >>> 5);
+    this.rng = new XorShift(seed);
+  }
+
+  /** Queue the n mmaps on b; every 65536 calls the batch goes to ran (which runs it). */
+  map(p: AddressSpace, b: Batch, ran: (done: number) => void): void {
+    const { BASE, PAGE } = AlternatingProt;
+    for (let i = 0; i < this.n; i++) {
+      if (i & 1) this.readOnly[i >>> 5]! |= 1 << (i & 31);
+      b.mmap(p, BASE + i * PAGE, PAGE, i & 1 ? 1 : 3, 0x32);
+      if (b.length === 1 << 16) ran(i + 1);
+    }
+  }
+
+  /** Queue one random toggle on b. */
+  toggle(p: AddressSpace, b: Batch): void {
+    const i = this.rng.int(0, this.n - 1);
+    const bit = 1 << (i & 31);
+    const word = (this.readOnly[i >>> 5]! ^= bit);
+    b.mprotect(p, AlternatingProt.BASE + i * AlternatingProt.PAGE, AlternatingProt.PAGE, word & bit ? 1 : 3);
+  }
+}
+
 export interface StressResult {
   readonly buildSeconds: number;
   readonly churnSeconds: number;
@@ -69,37 +111,25 @@ export interface StressResult {
   readonly memoryBytes: number | null;
 }
 
-/**
- * Build n VMAs (single pages at consecutive addresses, alternating rw-/r--)
- * in batches, then make m random single-page mprotect toggles.
- */
+/** Build n VMAs and make m random toggles (AlternatingProt), in batches. */
 export function stress(engine: EngineName, n: number, m: number, progress: (phase: string, done: number, total: number) => void = () => {}): StressResult {
-  const BASE = 0x100000000000;
   const sim = new Simulation({ engine });
   sim.maxMapCount = n + 65530;
   const p = sim.process("main");
   const b = sim.batch();
-  const prot = new Uint8Array(n);
-  const step = 1 << 16;
+  const w = new AlternatingProt(n);
   let t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    prot[i] = i & 1;
-    b.mmap(p, BASE + i * 4096, 4096, prot[i] ? 1 : 3, 0x32);
-    if (b.length === step) {
-      checkBatch(b.runRaw());
-      progress("build", i + 1, n);
-    }
-  }
+  w.map(p, b, (done) => {
+    checkBatch(b.runRaw());
+    progress("build", done, n);
+  });
   checkBatch(b.runRaw());
   const buildSeconds = (performance.now() - t0) / 1000;
   const memoryBytes = sim.engine.memoryBytes();
-  const rng = new XorShift(1);
   t0 = performance.now();
   for (let k = 0; k < m; k++) {
-    const i = rng.int(0, n - 1);
-    prot[i]! ^= 1;
-    b.mprotect(p, BASE + i * 4096, 4096, prot[i] ? 1 : 3);
-    if (b.length === step) {
+    w.toggle(p, b);
+    if (b.length === 1 << 16) {
       checkBatch(b.runRaw());
       progress("churn", k + 1, m);
     }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { alternatingLayoutHash, buildHarness, kernelAlternatingBench, liveKernelAvailable, runOnKernel } from "../../bindings/harness/live.js";
 import { Simulation } from "../../bindings/facade.js";
-import { XorShift } from "../../bindings/scenario/workloads.js";
+import { AlternatingProt } from "../../bindings/scenario/workloads.js";
 import { ScenarioError } from "../../bindings/scenario/commands.js";
 import { runScenarioLines } from "../../bindings/scenario/run.js";
 
@@ -294,25 +294,16 @@ describe.skipIf(!check.ok)("live kernel harness", () => {
     const n = 3000;
     const m = 20_000;
     const kernel = kernelAlternatingBench(n, m, 7);
-    const BASE = 0x100000000000;
-    const PAGE = 4096;
     const sim = new Simulation({ engine: "wasm" });
     const p = sim.process("main");
     const b = sim.batch();
-    const readOnly = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      readOnly[i] = i & 1;
-      b.mmap(p, BASE + i * PAGE, PAGE, i & 1 ? 1 : 3, 0x22 | 0x10);
-    }
-    const rng = new XorShift(7);
-    for (let k = 0; k < m; k++) {
-      const i = rng.int(0, n - 1);
-      readOnly[i]! ^= 1;
-      b.mprotect(p, BASE + i * PAGE, PAGE, readOnly[i] ? 1 : 3);
-    }
+    const w = new AlternatingProt(n, 7);
+    w.map(p, b, () => b.runRaw());
+    for (let k = 0; k < m; k++) w.toggle(p, b);
     expect(b.runRaw().every((r) => r >= 0)).toBe(true);
     expect(kernel.vmas).toBeGreaterThan(n / 4);
     expect(kernel.vmas).toBe(p.mapCount);
+    const { BASE, PAGE } = AlternatingProt;
     const layout = p.vmas(BASE, BASE + n * PAGE).map((v) => ({ start: v.start, end: v.end, writable: v.perms[1] === "w" }));
     expect(kernel.layoutHash).toBe(alternatingLayoutHash(layout));
   });
