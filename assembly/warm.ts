@@ -24,12 +24,13 @@ import { tree_child, tree_child_index, tree_hint, tree_records_near, tree_top_in
 /** Commands looked up together before they run. */
 export const WARM_GROUP: u32 = 32;
 /**
- * Warm only trees this big: smaller ones stay in the caches (about 53 bytes
- * a VMA against a last-level cache of tens of MiB), and there the extra
- * lookups cost more than they save (measured: a loss at 50k VMAs, a gain
- * from 150k on).
+ * Warm only trees this big: smaller ones stay in the caches, and there the
+ * extra lookups cost more than they save. Since commands reuse the warmed
+ * paths (warm_hint) warming pays from ~20k VMAs (random toggles: ~335 ->
+ * ~270 ns at 50-100k VMAs, ~550 -> ~320 ns at 100-200k) and costs ~3%
+ * around 6-12k; before that the threshold was 2^17.
  */
-const WARM_MIN_VMAS: u32 = 1 << 17;
+const WARM_MIN_VMAS: u32 = 1 << 14;
 /** Each command's node of the current pass: its inner node, then its leaf (0: nothing to warm). */
 const warmNode = memory.data(<i32>(WARM_GROUP * 4), 16);
 /** Each command's path: its mm (0: none), top index, inner node and index in it, leaf. */

@@ -39,7 +39,7 @@ describe("reference engine vs Wasm engine", () => {
 
 /**
  * An address space past the size from which the Wasm engine warms each
- * batch's tree paths before running it (assembly/warm.ts, 2^17 VMAs): the
+ * batch's tree paths before running it (assembly/warm.ts, 2^14 VMAs): the
  * warming only loads, so every result and the final VMAs must still equal
  * the reference engine's, with commands in one batch that change the very
  * leaves the batch warmed.
@@ -72,7 +72,7 @@ function sameOnBigSpace(calls: (p: AddressSpace, b: Batch, results: number[]) =>
   };
   const wasm = run("wasm");
   const ts = run("ts");
-  expect(wasm.count).toBeGreaterThan(1 << 17);
+  expect(wasm.count).toBeGreaterThan(1 << 14);
   expect(wasm.results.filter((r) => r < 0).length).toBeGreaterThan(0);
   expect(wasm.results).toEqual(ts.results);
   expect(wasm.count).toBe(ts.count);
