@@ -567,19 +567,20 @@ export function tree_child(c: usize, i: i32): usize {
 
 /**
  * Put the cursor on a path that warm.ts found for a command (top index ti,
- * inner node, index ii in it, leaf) if that is still a path of mm's tree (an
+ * inner node, index ii in it, leaf, index li in it) if that is still a path of mm's tree (an
  * earlier command may have split or freed nodes since): the command's first
  * search then starts from the leaf instead of the top. Any real path is a
  * valid cursor, so results never depend on it.
  */
-export function tree_hint(mm: usize, ti: i32, inner: usize, ii: i32, leaf: usize): void {
+export function tree_hint(mm: usize, ti: i32, inner: usize, ii: i32, leaf: usize, li: i32): void {
   if (ti >= 0 && ti < top_count(mm) && top_node(mm, ti) == inner && ii < n_count(inner) && n_ptr(inner, ii) == leaf) {
     curMm = mm;
     curTi = ti;
     curInner = inner;
     curIi = ii;
     curLeaf = leaf;
-    curLi = 0;
+    // The index found then; seek() checks it against the keys before trusting it.
+    curLi = li >= 0 && li <= n_count(leaf) ? li : 0;
   }
 }
 
@@ -595,11 +596,12 @@ export function tree_hint(mm: usize, ti: i32, inner: usize, ii: i32, leaf: usize
  * the one found, its neighbours, and the one after (where a syscall moving
  * on continues), into out[0..3] (0 where none).
  */
-export function tree_records_near(leaf: usize, page: u64, out: usize): void {
+export function tree_records_near(leaf: usize, page: u64, out: usize): i32 {
   const li = count_le(leaf, page);
   const n = n_count(leaf);
   store<u32>(out, li < n ? <u32>n_ptr(leaf, li) : 0);
   store<u32>(out, li > 0 ? <u32>n_ptr(leaf, li - 1) : 0, 4);
   store<u32>(out, li + 1 < n ? <u32>n_ptr(leaf, li + 1) : 0, 8);
   store<u32>(out, li + 2 < n ? <u32>n_ptr(leaf, li + 2) : 0, 12);
+  return li;
 }

@@ -11,7 +11,7 @@
 // hot); their lines; the leaves; their lines; the records near each page;
 // their lines. Only loads: a guess made stale by an earlier command of the
 // group costs a miss, never a wrong result. The path found for each command
-// (top index, inner node, index, leaf) is kept, and warm_hint() hands it to
+// (top index, inner node, index, leaf, index) is kept, and warm_hint() hands it to
 // the tree's cursor just before the command runs, so that the command's own
 // search starts from its leaf (tree_hint() checks the path is still real).
 
@@ -33,11 +33,12 @@ export const WARM_GROUP: u32 = 32;
 const WARM_MIN_VMAS: u32 = 1 << 14;
 /** Each command's node of the current pass: its inner node, then its leaf (0: nothing to warm). */
 const warmNode = memory.data(<i32>(WARM_GROUP * 4), 16);
-/** Each command's path: its mm (0: none), top index, inner node and index in it, leaf. */
+/** Each command's path: its mm (0: none), top index, inner node and index in it, leaf and index in it. */
 const warmMm = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmTi = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmInner = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmIi = memory.data(<i32>(WARM_GROUP * 4), 16);
+const warmLi = memory.data(<i32>(WARM_GROUP * 4), 16);
 /** Each command's page. */
 const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
 /** Four records near each command's page (tree_records_near). */
@@ -107,7 +108,7 @@ export function warm_group(first: usize, n: u32): void {
   for (let j: u32 = 0; j < n; j++) {
     const leaf = node_at(j);
     const out = warmRecord + (<usize>j << 4);
-    if (leaf != 0) tree_records_near(leaf, page_at(j), out);
+    if (leaf != 0) store<i32>(warmLi + (<usize>j << 2), tree_records_near(leaf, page_at(j), out));
     else memory.fill(out, 0, 16);
   }
   // A 40-byte record may straddle two cache lines: load both ends.
@@ -124,5 +125,6 @@ export function warm_hint(j: u32): void {
   if (j >= warmCount) return;
   const mm = <usize>load<u32>(warmMm + (<usize>j << 2));
   if (mm == 0) return;
-  tree_hint(mm, load<i32>(warmTi + (<usize>j << 2)), <usize>load<u32>(warmInner + (<usize>j << 2)), load<i32>(warmIi + (<usize>j << 2)), node_at(j));
+  const at = <usize>j << 2;
+  tree_hint(mm, load<i32>(warmTi + at), <usize>load<u32>(warmInner + at), load<i32>(warmIi + at), node_at(j), load<i32>(warmLi + at));
 }
