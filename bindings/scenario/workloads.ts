@@ -66,9 +66,9 @@ export function allocatorWorkload(chunks: number, seed = 1): string {
  * harness/vmasim-kbench.c on the live kernel): n single pages at
  * consecutive addresses from BASE, alternating rw-/r--, then random
  * single-page mprotect toggles (xorshift32 from the seed, page = draw mod n).
- * Which pages are read-only is kept a bit a page: a byte a page costs a
- * cache miss of its own per toggle at 1M pages, more than the toggle's
- * share of the engine's own misses.
+ * Which pages are read-only is kept a bit a page (125 KiB at 1M pages,
+ * which stays in the caches): a byte a page cost a cache miss of its own
+ * per toggle there.
  */
 export class AlternatingProt {
   static readonly BASE = 0x100000000000;
