@@ -50,17 +50,18 @@ const PAGE = 4096;
 const BIG = 300_000;
 
 /**
- * Build the big address space on each engine, hand its batch to `calls`
- * (which queues calls and runs the batch when it likes, pushing what
- * runRaw() returns), and require identical results, VMA count and VMAs.
+ * Build an address space of `pages` pages (BIG unless given) on each
+ * engine, hand its batch to `calls` (which queues calls and runs the batch
+ * when it likes, pushing what runRaw() returns), and require identical
+ * results, VMA count and VMAs.
  */
-function sameOnBigSpace(calls: (p: AddressSpace, b: Batch, results: number[]) => void): void {
+function sameOnSpace(calls: (p: AddressSpace, b: Batch, results: number[]) => void, pages = BIG): void {
   const run = (engine: "ts" | "wasm") => {
     const sim = new Simulation({ engine });
-    sim.maxMapCount = BIG + 65530;
+    sim.maxMapCount = pages + 65530;
     const p = sim.process("main");
     const b = sim.batch();
-    for (let i = 0; i < BIG; i++) {
+    for (let i = 0; i < pages; i++) {
       b.mmap(p, BASE + i * PAGE, PAGE, (i >> 1) & 1 ? 1 : 3, 0x22 | 0x10);
       if (b.length === 65536) b.runRaw();
     }
@@ -68,7 +69,7 @@ function sameOnBigSpace(calls: (p: AddressSpace, b: Batch, results: number[]) =>
     const results: number[] = [];
     calls(p, b, results);
     results.push(...b.runRaw());
-    return { results, count: p.mapCount, vmas: JSON.stringify(p.vmas(BASE - 16 * PAGE, BASE + (BIG + 16) * PAGE)) };
+    return { results, count: p.mapCount, vmas: JSON.stringify(p.vmas(BASE - 16 * PAGE, BASE + (pages + 16) * PAGE)) };
   };
   const wasm = run("wasm");
   const ts = run("ts");
@@ -80,28 +81,36 @@ function sameOnBigSpace(calls: (p: AddressSpace, b: Batch, results: number[]) =>
 }
 
 describe("reference engine vs Wasm engine on a big address space", () => {
+  /** 6000 batched calls of every one-address kind at random places of a space of `pages` pages. */
+  const everyKind = (pages: number) => (p: AddressSpace, b: Batch, results: number[]) => {
+    const rng = new XorShift(7);
+    for (let k = 0; k < 6000; k++) {
+      const addr = BASE + rng.int(-4, pages + 4) * PAGE;
+      const len = rng.int(1, 3) * PAGE;
+      const kind = rng.int(0, 9);
+      if (kind < 6) b.mprotect(p, addr, len, rng.int(0, 1) ? 1 : 3);
+      else if (kind === 6) b.munmap(p, addr, len);
+      else if (kind === 7) b.mmap(p, addr, len, rng.int(0, 1) ? 1 : 3, 0x22 | 0x10);
+      else if (kind === 8) b.madvise(p, addr, len, rng.int(0, 1) ? "dontfork" : "dofork");
+      else b.write(p, addr, len);
+      if (b.length === 100) results.push(...b.runRaw());
+    }
+  };
+
   it("150k VMAs, 6000 batched calls of every one-address kind: identical results and VMAs", () => {
-    sameOnBigSpace((p, b, results) => {
-      const rng = new XorShift(7);
-      for (let k = 0; k < 6000; k++) {
-        const addr = BASE + rng.int(-4, BIG + 4) * PAGE;
-        const len = rng.int(1, 3) * PAGE;
-        const kind = rng.int(0, 9);
-        if (kind < 6) b.mprotect(p, addr, len, rng.int(0, 1) ? 1 : 3);
-        else if (kind === 6) b.munmap(p, addr, len);
-        else if (kind === 7) b.mmap(p, addr, len, rng.int(0, 1) ? 1 : 3, 0x22 | 0x10);
-        else if (kind === 8) b.madvise(p, addr, len, rng.int(0, 1) ? "dontfork" : "dofork");
-        else b.write(p, addr, len);
-        if (b.length === 100) results.push(...b.runRaw());
-      }
-    });
+    sameOnSpace(everyKind(BIG));
+  });
+
+  // Just above the warming threshold (2^14 VMAs): a top array of a dozen inner nodes.
+  it("20k VMAs, the same calls: identical results and VMAs", () => {
+    sameOnSpace(everyKind(40_000), 40_000);
   });
 
   // The path warmed for a command goes stale when an earlier command of its
   // group frees or splits nodes: warm_hint() must notice (tree_hint checks
   // the path is still the tree's) and search from the top instead.
   it("150k VMAs, batches whose first commands free and split the leaves warmed for the rest: identical results and VMAs", () => {
-    sameOnBigSpace((p, b, results) => {
+    sameOnSpace((p, b, results) => {
       const rng = new XorShift(11);
       for (let g = 0; g < 150; g++) {
         // A hole of 100 to 400 pages (50 to 200 VMAs: whole leaves freed), in one group of 32 commands...
