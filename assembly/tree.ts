@@ -567,13 +567,16 @@ export function tree_child(c: usize, i: i32): usize {
 
 /**
  * Put the cursor on a path that warm.ts found for a command (top index ti,
- * inner node, index ii in it, leaf, index li in it) if that is still a path of mm's tree (an
- * earlier command may have split or freed nodes since): the command's first
- * search then starts from the leaf instead of the top. Any real path is a
- * valid cursor, so results never depend on it.
+ * index ii in that inner node, leaf, index li in the leaf) if the leaf is
+ * still child ii of inner node ti (an earlier command may have split or
+ * freed nodes since): the command's first search then starts from the leaf
+ * instead of the top. Any real path is a valid cursor, so results never
+ * depend on it.
  */
-export function tree_hint(mm: usize, ti: i32, inner: usize, ii: i32, leaf: usize, li: i32): void {
-  if (ti >= 0 && ti < top_count(mm) && top_node(mm, ti) == inner && ii < n_count(inner) && n_ptr(inner, ii) == leaf) {
+export function tree_hint(mm: usize, ti: i32, ii: i32, leaf: usize, li: i32): void {
+  if (ti < 0 || ti >= top_count(mm)) return;
+  const inner = top_node(mm, ti);
+  if (ii < n_count(inner) && n_ptr(inner, ii) == leaf) {
     curMm = mm;
     curTi = ti;
     curInner = inner;

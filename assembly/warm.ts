@@ -7,13 +7,14 @@
 // meanwhile. run() hands each group of commands to warm_group() first, which
 // looks them all up in passes that each end in a short loop of independent
 // loads, so that the misses of the whole group are in flight together and
-// the commands then run on warm lines. The passes: the inner nodes (from the top array, which is
-// hot); their lines; the leaves; their lines; the records near each page;
-// their lines. Only loads: a guess made stale by an earlier command of the
-// group costs a miss, never a wrong result. The path found for each command
-// (top index, inner node, index, leaf, index) is kept, and warm_hint() hands it to
-// the tree's cursor just before the command runs, so that the command's own
-// search starts from its leaf (tree_hint() checks the path is still real).
+// the commands then run on warm lines. The passes: the inner nodes (from
+// the top array, which is hot); their lines; the leaves; their lines; the
+// records near each page; their lines. Only loads: a guess made stale by an
+// earlier command of the group costs a miss, never a wrong result. The path
+// found for each command (top index, index in the inner node, leaf, index
+// in it) is kept, and warm_hint() hands it to the tree's cursor just before
+// the command runs, so that the command's own search starts from its leaf
+// (tree_hint() checks the path is still real).
 
 import { CMD_SLOTS, OP_MADVISE, OP_MMAP, OP_MPROTECT, OP_MUNMAP } from "./generated/abi";
 import { mm_of } from "./kernel";
@@ -33,18 +34,15 @@ export const WARM_GROUP: u32 = 32;
 const WARM_MIN_VMAS: u32 = 1 << 14;
 /** Each command's node of the current pass: its inner node, then its leaf (0: nothing to warm). */
 const warmNode = memory.data(<i32>(WARM_GROUP * 4), 16);
-/** Each command's path: its mm (0: none), top index, inner node and index in it, leaf and index in it. */
+/** Each command's path: its mm (0: none), top index, index in that inner node, and (warmNode) leaf and index in it. */
 const warmMm = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmTi = memory.data(<i32>(WARM_GROUP * 4), 16);
-const warmInner = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmIi = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmLi = memory.data(<i32>(WARM_GROUP * 4), 16);
 /** Each command's page. */
 const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
 /** Four records near each command's page (tree_records_near). */
 const warmRecord = memory.data(<i32>(WARM_GROUP * 16), 16);
-/** Commands of the current group with a path recorded (0 when the group was not warmed). */
-let warmCount: u32 = 0;
 /** Where the warming loads' values go, so that they are not optimized away. */
 let warmSink: u32 = 0;
 
@@ -85,7 +83,6 @@ function warm_nodes(n: u32): void {
 
 /** Warm the paths of the n commands (n <= WARM_GROUP) starting at command buffer address first. */
 export function warm_group(first: usize, n: u32): void {
-  warmCount = 0;
   let any = false;
   for (let j: u32 = 0; j < n; j++) {
     const inner = command_inner(first + (<usize>j * CMD_SLOTS << 3), j);
@@ -93,11 +90,9 @@ export function warm_group(first: usize, n: u32): void {
     if (inner != 0) any = true;
   }
   if (!any) return;
-  warmCount = n;
   warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
     const inner = node_at(j);
-    store<u32>(warmInner + (<usize>j << 2), <u32>inner);
     if (inner != 0) {
       const ii = tree_child_index(inner, page_at(j));
       store<i32>(warmIi + (<usize>j << 2), ii);
@@ -120,11 +115,13 @@ export function warm_group(first: usize, n: u32): void {
   warmSink ^= t;
 }
 
-/** Just before command j of the warmed group runs: the tree's cursor on the path found for it, if any. */
+/**
+ * Just before command j of the group runs: the tree's cursor on the path
+ * found for it, if any (warm_group wrote every command's mm, 0 for none).
+ */
 export function warm_hint(j: u32): void {
-  if (j >= warmCount) return;
   const mm = <usize>load<u32>(warmMm + (<usize>j << 2));
   if (mm == 0) return;
   const at = <usize>j << 2;
-  tree_hint(mm, load<i32>(warmTi + at), <usize>load<u32>(warmInner + at), load<i32>(warmIi + at), node_at(j), load<i32>(warmLi + at));
+  tree_hint(mm, load<i32>(warmTi + at), load<i32>(warmIi + at), node_at(j), load<i32>(warmLi + at));
 }

@@ -124,7 +124,7 @@ export function kernelAlternatingBench(
 ): { setupSeconds: number; opsPerSecond: number; vmas: number; layoutHash: string } {
   const bin = buildTool("vmasim-kbench");
   const r = spawnSync(bin, ["alternating", String(n), String(m), String(seed)], { encoding: "utf8", timeout: 600_000 });
-  const match = /setup_s (\S+) ops_per_s (\S+) vmas \S+ vmas_in_range (\d+) layout_hash ([0-9a-f]{16})/.exec(r.stdout ?? "");
+  const match = /setup_s (\S+) ops_per_s (\S+) vmas (\d+) layout_hash ([0-9a-f]{16})/.exec(r.stdout ?? "");
   if (r.status !== 0 || !match) throw new Error(`vmasim-kbench failed: ${(r.stderr ?? "").trim() || r.error?.message}`);
   return { setupSeconds: Number(match[1]), opsPerSecond: Number(match[2]), vmas: Number(match[3]), layoutHash: match[4]! };
 }
