@@ -6,7 +6,7 @@
  * node:) gives the source entry's reports.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { rollup } from "rollup";
@@ -22,6 +22,23 @@ describe("the package", () => {
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(JSON.parse(r.stdout)).toEqual(runScenarioLines(PACKAGE_SCENARIO, { engine: "wasm" }));
+  });
+
+  it('"dependencies" are exactly the packages the shipped code (library and CLI) imports; test tools stay dev-only', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    const files = (readdirSync(join(ROOT, "bindings"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts"));
+    const imported = new Set<string>();
+    for (const f of files) {
+      for (const m of readFileSync(join(ROOT, "bindings", f), "utf8").matchAll(/^\s*(?:import|export)\b[^;]*?\sfrom\s+"([^"]+)"/gm)) {
+        const spec = m[1]!;
+        if (spec.startsWith(".") || spec.startsWith("node:")) continue;
+        imported.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
+      }
+    }
+    expect([...imported].sort()).toEqual(Object.keys(pkg.dependencies).sort());
+    for (const dev of ["vitest", "@vitest/browser-playwright", "playwright", "playwright-core", "assemblyscript", "rollup", "tinybench", "fast-check"]) {
+      expect(pkg.dependencies[dev], dev).toBeUndefined();
+    }
   });
 
   it("the rollup bundle (dist/index.js) imports only the loader and gives the same reports", async () => {
