@@ -13,7 +13,7 @@ const LINE: usize = 64;
 /** Size classes: fixed records first, then powers of two from 64 bytes. */
 export const CLASS_VMA: i32 = 0;
 export const CLASS_CHUNK: i32 = 1;
-/** KSM's records (pages.ts, ksmd.ts): a page, an rmap_item, a stable node, an mm_slot. */
+/** KSM's records (pages.ts, ksm_types.ts): a page, an rmap_item, a stable node, an mm_slot. */
 export const CLASS_PAGE: i32 = 2;
 export const CLASS_ITEM: i32 = 3;
 export const CLASS_NODE: i32 = 4;

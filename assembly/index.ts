@@ -21,10 +21,9 @@ import { do_madvise } from "./madvise";
 import { dup_mmap } from "./fork";
 import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from "./kernel";
 import { prctl_set_memory_merge } from "./ksm";
-import {
-  ITEM_SIZE, NODE_SIZE, SLOT_SIZE, __ksm_exit, calc_checksum, global_stat, knob_values, ksm_reserve_slot, ksm_write_pages_needed,
-  memcmp_pages, proc_ksm_stat, run_for, scan_passes, write_knob,
-} from "./ksmd";
+import { global_stat, knob_values, ksm_write_pages_needed, proc_ksm_stat, write_knob } from "./ksm_sysfs";
+import { ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, memcmp_pages } from "./ksm_types";
+import { __ksm_exit, ksm_reserve_slot, run_for, scan_passes } from "./ksmd";
 import { read_pages, write_pages } from "./memory";
 import { do_mlock, do_munlock } from "./mlock";
 import {
@@ -319,7 +318,7 @@ export function find_vma(pid: u32, addr: f64): u32 {
   return 1;
 }
 
-/** /proc/PID/ksm_stat into the output buffer (KSM_STAT_SLOTS f64, see ksmd.ts); 1, or 0 if there is no such process. */
+/** /proc/PID/ksm_stat into the output buffer (KSM_STAT_SLOTS f64, see ksm_sysfs.ts); 1, or 0 if there is no such process. */
 export function ksm_stat(pid: u32): u32 {
   const mm = mm_of(pid);
   if (mm == 0) return 0;

@@ -4,7 +4,7 @@
 // from the pass's duration and ksmd's CPU time, with the kernel's integer
 // arithmetic: u64 where the kernel has unsigned long (wrapping at 2^64),
 // u32 for pages_to_scan, the CPU percentage and advisor_max_cpu. The knobs
-// stay f64 in ksmd.ts, as the reference keeps them; each function takes the
+// stay f64 in ksm_sysfs.ts, as the reference keeps them; each function takes the
 // ones it reads and returns the new pages_to_scan where it sets it.
 
 /** pages_to_scan when the advisor is off (DEFAULT_PAGES_TO_SCAN). */

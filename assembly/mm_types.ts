@@ -170,7 +170,7 @@ export const MM_SIZE: usize = 64;
 
 // ---- struct page (a folio of one page): 16 bytes ----------------------------
 // 0 content u64 (the 64-bit value repeated over 4 KiB), 8 mapcount i32,
-// 12 the stable node of a KSM page (0: not a KSM page; ksmd.ts).
+// 12 the stable node of a KSM page (0: not a KSM page; ksm_types.ts).
 export const PAGE_REC_SIZE: usize = 16;
 /** The shared zero page KSM maps in place of zero-filled pages (use_zero_pages=1): a marker, never a record. */
 export const KSM_ZERO_PAGE: usize = 1;

@@ -13,7 +13,8 @@
 
 import { MAX_MM_PAGES } from "./generated/facts";
 import { CLASS_PAGE, block_alloc, block_free, block_reserve, pow2_bytes, pow2_class } from "./alloc";
-import { ksm_page_unmapped, ksm_zero_pages_add } from "./ksmd";
+import { ksm_page_unmapped } from "./ksm_stable";
+import { ksm_zero_pages_add } from "./ksmd";
 import {
   KSM_ZERO_PAGE, mm_ksm_zero_pages, mm_page_count, mm_pdir, mm_pdir_cap, mm_pdir_count, mm_set_ksm_zero_pages,
   mm_set_page_count, mm_set_pdir, mm_set_pdir_cap, mm_set_pdir_count, page_content, page_mapcount, page_set_content,

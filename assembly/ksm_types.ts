@@ -1,0 +1,210 @@
+// The records of KSM, mirroring bindings/reference/ksm_types.ts (after
+// mm/ksm.c): struct ksm_rmap_item, the unstable tree's nodes, struct
+// ksm_stable_node and struct ksm_mm_slot, laid out by hand in linear memory
+// with an accessor per field, and the page comparison and checksum both
+// trees and the scan use.
+
+import { block_alloc, pow2_class } from "./alloc";
+
+export const UNSTABLE: u32 = 1;
+export const STABLE: u32 = 2;
+/** sizeof(struct ksm_rmap_item) on x86-64: what the profit formulas charge per item. */
+export const RMAP_ITEM_BYTES: f64 = 64;
+export const PAGE_BYTES: f64 = 4096;
+/** HZ of the oracle kernel: sleeps are whole jiffies of 4 ms. */
+export const JIFFY_MS: f64 = 4;
+/** The simulated cost of a batch that does not sleep: per batch and per processed page (us). */
+export const BATCH_US: f64 = 10;
+export const PAGE_US: f64 = 2;
+
+/**
+ * memcmp() of two pages: each holds a 64-bit little-endian value repeated, so
+ * they compare by the value's bytes from the least significant one up.
+ */
+// @ts-ignore: decorator
+@inline export function memcmp_pages(a: u64, b: u64): i32 {
+  if (a == b) return 0;
+  const shift = ctz(a ^ b) & ~7;
+  return ((a >> shift) & 0xff) < ((b >> shift) & 0xff) ? -1 : 1;
+}
+
+/** A low-32-bit page checksum (calc_checksum): any change of content changes it; 0 is not a value it takes. */
+export function calc_checksum(content: u64): u32 {
+  let x = content + 0x9e3779b97f4a7c15;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  x ^= x >> 31;
+  const c = <u32>x;
+  return c == 0 ? 1 : c;
+}
+
+// ---- struct ksm_rmap_item: 40 bytes ---------------------------------------------------
+// 0 head (its stable node) while STABLE, its unstable-tree node while
+// UNSTABLE; 4/8 prev/next in the stable node's list of items; 12
+// oldchecksum, 16 age u8, 17 remaining_skips u8, 18 flags u8, 19 seq u8 (low
+// byte of seqnr when inserted in the unstable tree), 20 mm, 24 next in the
+// slot's list, 32 address u64.
+export const ITEM_SIZE: usize = 40;
+// @ts-ignore: decorator
+@inline export function it_checksum(i: usize): u32 { return load<u32>(i, 12); }
+// @ts-ignore: decorator
+@inline export function it_set_checksum(i: usize, c: u32): void { store<u32>(i, c, 12); }
+// @ts-ignore: decorator
+@inline export function it_age(i: usize): u32 { return load<u8>(i, 16); }
+// @ts-ignore: decorator
+@inline export function it_set_age(i: usize, a: u32): void { store<u8>(i, <u8>a, 16); }
+// @ts-ignore: decorator
+@inline export function it_skips(i: usize): u32 { return load<u8>(i, 17); }
+// @ts-ignore: decorator
+@inline export function it_set_skips(i: usize, a: u32): void { store<u8>(i, <u8>a, 17); }
+// @ts-ignore: decorator
+@inline export function it_flags(i: usize): u32 { return load<u8>(i, 18); }
+// @ts-ignore: decorator
+@inline export function it_set_flags(i: usize, f: u32): void { store<u8>(i, <u8>f, 18); }
+// @ts-ignore: decorator
+@inline export function it_seq(i: usize): u32 { return load<u8>(i, 19); }
+// @ts-ignore: decorator
+@inline export function it_set_seq(i: usize, s: u32): void { store<u8>(i, <u8>s, 19); }
+// @ts-ignore: decorator
+@inline export function it_head(i: usize): usize { return load<u32>(i, 0); }
+// @ts-ignore: decorator
+@inline export function it_set_head(i: usize, n: usize): void { store<u32>(i, <u32>n, 0); }
+// @ts-ignore: decorator
+@inline export function it_unode(i: usize): usize { return load<u32>(i, 0); }
+// @ts-ignore: decorator
+@inline export function it_set_unode(i: usize, n: usize): void { store<u32>(i, <u32>n, 0); }
+// @ts-ignore: decorator
+@inline export function it_hprev(i: usize): usize { return load<u32>(i, 4); }
+// @ts-ignore: decorator
+@inline export function it_set_hprev(i: usize, p: usize): void { store<u32>(i, <u32>p, 4); }
+// @ts-ignore: decorator
+@inline export function it_hnext(i: usize): usize { return load<u32>(i, 8); }
+// @ts-ignore: decorator
+@inline export function it_set_hnext(i: usize, p: usize): void { store<u32>(i, <u32>p, 8); }
+// @ts-ignore: decorator
+@inline export function it_mm(i: usize): usize { return load<u32>(i, 20); }
+/** The link to the slot's next item lives at item + IT_NEXT (a slot's first link at slot + SL_ITEMS). */
+export const IT_NEXT: usize = 24;
+// @ts-ignore: decorator
+@inline export function it_next(i: usize): usize { return load<u32>(i, IT_NEXT); }
+// @ts-ignore: decorator
+@inline export function it_address(i: usize): u64 { return load<u64>(i, 32); }
+
+// ---- the unstable tree's nodes: 40 bytes, from a per-pass arena --------------------------
+// The unstable tree is emptied at every pass start, so its nodes need not be
+// the rmap_items themselves: each insertion takes a node from an arena that
+// is reset with the tree (nodes of one pass lie together, in insertion
+// order, and a walk never touches the scattered items). 0..15 the rb links,
+// 16 the rmap_item, 20 its mm, 24 its address u64 (copies, for the walk), 32
+// the page the item had when filed (a hint, checked against the page table
+// before use). An UNSTABLE item filed this pass points at its node.
+const UNODE_SIZE: usize = 40;
+const ARENA_BYTES: usize = 65536;
+/** First chunk, current chunk, and the offset of the next node in it; chunks link through their first word. */
+let arenaFirst: usize = 0;
+let arenaCur: usize = 0;
+let arenaPos: usize = 0;
+// @ts-ignore: decorator
+@inline export function un_item(u: usize): usize { return load<u32>(u, 16); }
+// @ts-ignore: decorator
+@inline export function un_mm(u: usize): usize { return load<u32>(u, 20); }
+// @ts-ignore: decorator
+@inline export function un_address(u: usize): u64 { return load<u64>(u, 24); }
+// @ts-ignore: decorator
+@inline export function un_page_hint(u: usize): usize { return load<u32>(u, 32); }
+
+/** Room for one more node this pass; false if memory is exhausted. */
+export function arena_reserve(): bool {
+  if (arenaCur != 0 && arenaPos + UNODE_SIZE <= ARENA_BYTES) return true;
+  if (arenaCur != 0 && load<u32>(arenaCur) != 0) return true;
+  const c = block_alloc(pow2_class(ARENA_BYTES));
+  if (c == 0) return false;
+  if (arenaCur == 0) {
+    arenaFirst = c;
+    arenaCur = c;
+    arenaPos = 8;
+  } else {
+    store<u32>(arenaCur, <u32>c);
+  }
+  return true;
+}
+
+/** A node for the unstable tree (reserved beforehand). */
+export function arena_alloc(): usize {
+  if (arenaPos + UNODE_SIZE > ARENA_BYTES) {
+    arenaCur = load<u32>(arenaCur);
+    arenaPos = 8;
+  }
+  const u = arenaCur + arenaPos;
+  arenaPos += UNODE_SIZE;
+  return u;
+}
+
+/** The unstable tree is emptied: its nodes' room is reused. */
+export function arena_reset(): void {
+  arenaCur = arenaFirst;
+  arenaPos = 8;
+}
+
+// ---- struct ksm_stable_node: 64 bytes, one cache line -------------------------------------
+// 0..15 rb links, 16 isChain u8, 17 stale u8 (its KSM page has no mapping
+// left: set by pages.ts when the page's mapcount drops to 0), 20 page (0 for
+// a chain), 24/28 items (head, count), 32/36 dups of a chain (head, count),
+// 40 chain of a dup, 44/48 prev/next among the chain's dups, 56 the KSM
+// page's content (immutable: a write to a KSM page copies it) or, for a
+// chain, pruneTime f64 (its last prune, ms). A tree walk reads one record
+// per level.
+export const NODE_SIZE: usize = 64;
+// @ts-ignore: decorator
+@inline export function nd_is_chain(n: usize): bool { return load<u8>(n, 16) != 0; }
+// @ts-ignore: decorator
+@inline export function nd_content(n: usize): u64 { return load<u64>(n, 56); }
+// @ts-ignore: decorator
+@inline export function nd_page(n: usize): usize { return load<u32>(n, 20); }
+// @ts-ignore: decorator
+@inline export function nd_items(n: usize): usize { return load<u32>(n, 24); }
+// @ts-ignore: decorator
+@inline export function nd_set_items(n: usize, i: usize): void { store<u32>(n, <u32>i, 24); }
+// @ts-ignore: decorator
+@inline export function nd_item_count(n: usize): u32 { return load<u32>(n, 28); }
+// @ts-ignore: decorator
+@inline export function nd_set_item_count(n: usize, c: u32): void { store<u32>(n, c, 28); }
+// @ts-ignore: decorator
+@inline export function nd_dups(n: usize): usize { return load<u32>(n, 32); }
+// @ts-ignore: decorator
+@inline export function nd_set_dups(n: usize, d: usize): void { store<u32>(n, <u32>d, 32); }
+// @ts-ignore: decorator
+@inline export function nd_dup_count(n: usize): u32 { return load<u32>(n, 36); }
+// @ts-ignore: decorator
+@inline export function nd_set_dup_count(n: usize, c: u32): void { store<u32>(n, c, 36); }
+// @ts-ignore: decorator
+@inline export function nd_chain(n: usize): usize { return load<u32>(n, 40); }
+// @ts-ignore: decorator
+@inline export function nd_set_chain(n: usize, c: usize): void { store<u32>(n, <u32>c, 40); }
+// @ts-ignore: decorator
+@inline export function nd_dprev(n: usize): usize { return load<u32>(n, 44); }
+// @ts-ignore: decorator
+@inline export function nd_set_dprev(n: usize, p: usize): void { store<u32>(n, <u32>p, 44); }
+// @ts-ignore: decorator
+@inline export function nd_dnext(n: usize): usize { return load<u32>(n, 48); }
+// @ts-ignore: decorator
+@inline export function nd_set_dnext(n: usize, p: usize): void { store<u32>(n, <u32>p, 48); }
+// @ts-ignore: decorator
+@inline export function nd_prune_time(n: usize): f64 { return load<f64>(n, 56); }
+// @ts-ignore: decorator
+@inline export function nd_set_prune_time(n: usize, t: f64): void { store<f64>(n, t, 56); }
+
+// ---- struct ksm_mm_slot: 16 bytes -------------------------------------------------------
+// 0 mm, 4 next, 8 prev, 12 the first link of its rmap_item list.
+export const SLOT_SIZE: usize = 16;
+export const SL_ITEMS: usize = 12;
+// @ts-ignore: decorator
+@inline export function sl_mm(s: usize): usize { return load<u32>(s, 0); }
+// @ts-ignore: decorator
+@inline export function sl_next(s: usize): usize { return load<u32>(s, 4); }
+// @ts-ignore: decorator
+@inline export function sl_set_next(s: usize, n: usize): void { store<u32>(s, <u32>n, 4); }
+// @ts-ignore: decorator
+@inline export function sl_prev(s: usize): usize { return load<u32>(s, 8); }
+// @ts-ignore: decorator
+@inline export function sl_set_prev(s: usize, p: usize): void { store<u32>(s, <u32>p, 8); }
