@@ -8,7 +8,7 @@
  * rmap_items and merges show which pages exist and which are shared).
  */
 import { describe, expect, it } from "vitest";
-import { type AddressSpace, Simulation, type SysResult } from "../../bindings/facade.js";
+import { type AddressSpace, Simulation } from "../../bindings/facade.js";
 import type { KsmKnobName } from "../../bindings/kernel/kstrto.js";
 import { resolveKernel } from "../../bindings/kernel/versions.js";
 import { Kernel } from "../../bindings/reference/kernel.js";
@@ -17,6 +17,7 @@ import {
   copy_page_range, do_populate_page, do_write_page, first_page_at, move_page_range, pages_in_range, sorted_pages, unshare_ksm_range,
   zap_page_range,
 } from "../../bindings/reference/pages.js";
+import { a, ok, P } from "../support/facade.js";
 
 function kernel(): Kernel {
   return new Kernel(resolveKernel("6.18"));
@@ -225,15 +226,6 @@ describe("pages.ts: zap, move, fork copy, unshare", () => {
 
 // ---------------------------------------------------------------------------------------------
 // Through the facade, observed by ksmd.
-
-const W = 0x100000000000;
-const P = 4096;
-const a = (n: number): number => W + n * P;
-
-function ok<T>(r: SysResult<T>): T {
-  if (!r.ok) throw new Error(`expected success, got ${r.errno}`);
-  return r.value;
-}
 
 function newSim(): Simulation {
   const sim = new Simulation();
