@@ -26,7 +26,8 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { Bench } from "tinybench";
 import { type AddressSpace, type Batch, type EngineName, Simulation } from "../bindings/facade.js";
-import { kernelAlternatingBench, kernelKsmBench, liveKernelAvailable } from "../bindings/harness/live.js";
+import { kernelAlternatingBench, kernelKsmBench } from "../bindings/harness/kbench.js";
+import { liveKernelAvailable } from "../bindings/harness/live.js";
 import { AlternatingProt, XorShift } from "../bindings/scenario/workloads.js";
 
 const BASE = 0x100000000000;
