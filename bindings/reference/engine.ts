@@ -10,6 +10,7 @@ import type { KernelSwitches } from "../kernel/versions.js";
 import { dup_mmap } from "./fork.js";
 import { Kernel } from "./kernel.js";
 import { prctl_set_memory_merge } from "./ksm.js";
+import { global_stat, proc_ksm_stat, write_knob } from "./ksm_sysfs.js";
 import { do_madvise } from "./madvise.js";
 import { read_pages, write_pages } from "./memory.js";
 import { do_mlock, do_munlock } from "./mlock.js";
@@ -172,7 +173,7 @@ export class ReferenceEngine implements Engine {
 
   ksmWrite(knob: number, u: number, i: number, b: number, mode: number): number {
     const key = KSM_KNOB_NAMES[knob];
-    return key === undefined ? -EINVAL : this.k.ksm.write_knob(key, { u, i, b, mode });
+    return key === undefined ? -EINVAL : write_knob(this.k.ksm, key, { u, i, b, mode });
   }
 
   ksmScan(n: number): number {
@@ -184,11 +185,11 @@ export class ReferenceEngine implements Engine {
   }
 
   ksmStat(pid: number): number[] {
-    return this.k.ksm.proc_ksm_stat(this.mm(pid));
+    return proc_ksm_stat(this.mm(pid));
   }
 
   ksmGlobal(): number[] {
-    return this.k.ksm.global_stat();
+    return global_stat(this.k.ksm);
   }
 
   ksmKnobs(): number[] {

@@ -1,130 +1,24 @@
 /**
- * ksmd, after mm/ksm.c: the mm_slot list and scan cursor, one rmap_item per
- * scanned page, the stable tree (with chains and dups under
- * max_page_sharing) and the unstable tree rebuilt every pass, smart scan,
- * zero-page merging, and every counter of /sys/kernel/mm/ksm and
- * /proc/PID/ksm_stat. Both trees are red-black trees ordered by memcmp of
- * the page contents, built with lib/rbtree.c's algorithms, because a search
- * resolves (and may prune or collapse) every node on its path.
+ * ksmd, after mm/ksm.c: the Ksm state (knobs, mm_slot list and scan cursor,
+ * both trees' roots, clock, counters), one rmap_item per scanned page, the
+ * unstable tree rebuilt every pass, cmp_and_merge_page with smart scan and
+ * zero-page merging, the batches' pacing, run=2's unmerging. The rest of
+ * mm/ksm.c is beside it: the records in ksm_types.ts, the stable tree (chains
+ * and dups under max_page_sharing) in ksm_stable.ts, /sys/kernel/mm/ksm and
+ * /proc/PID/ksm_stat in ksm_sysfs.ts, the advisor in ksm_advisor.ts. Both
+ * trees are red-black trees (rbtree.ts) ordered by memcmp of page contents.
  */
-import { EBUSY, EINVAL, ENOENT, PAGE_SIZE, VM_MERGEABLE } from "../kernel/facts.js";
-import type { KnobValue, KsmKnobName } from "../kernel/kstrto.js";
+import { VM_MERGEABLE } from "../kernel/facts.js";
 import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
-import { AdvisorCtx, advisor_start_scan, advisor_stop_scan, knob_u64, set_advisor_defaults, to_u32 } from "./ksm_advisor.js";
-import { KSM_ZERO_PAGE, type Mm, Page, type Vma } from "./mm_types.js";
+import { AdvisorCtx, advisor_start_scan, advisor_stop_scan } from "./ksm_advisor.js";
+import { is_stale, remove_node, stable_nodes, stable_tree_append, stable_tree_insert, stable_tree_search } from "./ksm_stable.js";
+import {
+  BATCH_US, JIFFY_MS, type KsmKnobs, MmSlot, PAGE_US, RmapItem, STABLE, type StableNode, UNSTABLE, calc_checksum, memcmp_pages,
+} from "./ksm_types.js";
+import { KSM_ZERO_PAGE, type Mm, type Page, type Vma } from "./mm_types.js";
 import { first_page_at, sorted_pages, unshare_ksm_range } from "./pages.js";
-import { type RbNode, RbRoot, rb_erase, rb_insert_color, rb_link_node, rb_replace_node } from "./rbtree.js";
-
-const UNSTABLE = 1;
-const STABLE = 2;
-/** sizeof(struct ksm_rmap_item) on x86-64: what the profit formulas charge per item. */
-const RMAP_ITEM_BYTES = 64;
-/** HZ of the oracle kernel: sleeps are whole jiffies of 4 ms. */
-const JIFFY_MS = 4;
-/** The simulated cost of a batch that does not sleep: per batch and per processed page (us). */
-const BATCH_US = 10;
-const PAGE_US = 2;
-
-/**
- * memcmp() of two pages: each holds a 64-bit little-endian value repeated, so
- * they compare by the value's bytes from the least significant one up.
- */
-export function memcmp_pages(a: bigint, b: bigint): number {
-  if (a === b) return 0;
-  for (let shift = 0n; shift < 64n; shift += 8n) {
-    const x = (a >> shift) & 0xffn;
-    const y = (b >> shift) & 0xffn;
-    if (x !== y) return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
-/** struct ksm_rmap_item: one per (mm, scanned page); a node of the unstable tree while UNSTABLE. */
-
-/**
- * Whether /sys/kernel/mm/ksm/KEY exists on this kernel: smart_scan came with
- * 6.7 (switch ksmSmartScan), the advisor_* knobs with 6.9 (ksmAdvisor); a
- * missing file cannot be opened (ENOENT).
- */
-export function ksm_knob_exists(k: Kernel, key: KsmKnobName): boolean {
-  if (key === "smart_scan") return k.switches.ksmSmartScan;
-  if (key.startsWith("advisor_")) return k.switches.ksmAdvisor;
-  return true;
-}
-export class RmapItem implements RbNode<RmapItem> {
-  rbParent: RmapItem | null = null;
-  rbLeft: RmapItem | null = null;
-  rbRight: RmapItem | null = null;
-  rbRed = false;
-  oldchecksum = 0;
-  age = 0;
-  remainingSkips = 0;
-  flags = 0;
-  /** Low byte of seqnr when inserted in the unstable tree. */
-  seq = 0;
-  /** The stable node this item maps (STABLE). */
-  head: StableNode | null = null;
-  constructor(
-    readonly mm: Mm,
-    readonly address: number,
-  ) {}
-}
-
-/** struct ksm_stable_node: a regular node, a chain (of dups), or a dup. */
-export class StableNode implements RbNode<StableNode> {
-  rbParent: StableNode | null = null;
-  rbLeft: StableNode | null = null;
-  rbRight: StableNode | null = null;
-  rbRed = false;
-  /** rmap_items mapping this node's KSM page, head first (regular node or dup). */
-  readonly items: RmapItem[] = [];
-  /** The dups of a chain, head first. */
-  readonly dups: StableNode[] = [];
-  /** For a dup: its chain. */
-  chain: StableNode | null = null;
-  /** For a chain: simulated ms of the last prune. */
-  pruneTime = 0;
-  constructor(
-    readonly id: number,
-    readonly isChain: boolean,
-    /** The KSM page (null for a chain). */
-    readonly page: Page | null,
-    readonly content: bigint,
-  ) {}
-}
-
-/** struct ksm_mm_slot. */
-class MmSlot {
-  readonly items: RmapItem[] = [];
-  constructor(readonly mm: Mm) {}
-}
-
-/** The knobs of /sys/kernel/mm/ksm. */
-export interface KsmKnobs {
-  run: number;
-  pages_to_scan: number;
-  sleep_millisecs: number;
-  max_page_sharing: number;
-  use_zero_pages: number;
-  smart_scan: number;
-  merge_across_nodes: number;
-  stable_node_chains_prune_millisecs: number;
-  advisor_mode: number;
-  advisor_target_scan_time: number;
-  advisor_min_pages_to_scan: number;
-  advisor_max_pages_to_scan: number;
-  advisor_max_cpu: number;
-}
-
-/** A low-32-bit page checksum (calc_checksum): any change of content changes it; 0 is not a value it takes. */
-export function calc_checksum(content: bigint): number {
-  let x = BigInt.asUintN(64, content + 0x9e3779b97f4a7c15n);
-  x = BigInt.asUintN(64, (x ^ (x >> 30n)) * 0xbf58476d1ce4e5b9n);
-  x = BigInt.asUintN(64, (x ^ (x >> 27n)) * 0x94d049bb133111ebn);
-  x ^= x >> 31n;
-  return Number(x & 0xffffffffn) || 1;
-}
+import { RbRoot, rb_erase, rb_insert_color, rb_link_node } from "./rbtree.js";
 
 export class Ksm {
   readonly knobs: KsmKnobs = {
@@ -139,9 +33,9 @@ export class Ksm {
   private curAddr = 0;
   private curLink = 0;
   seqnr = 0;
-  private readonly stableRoot = new RbRoot<StableNode>();
+  readonly stableRoot = new RbRoot<StableNode>();
   private unstableRoot = new RbRoot<RmapItem>();
-  private nextNodeId = 1;
+  nextNodeId = 1;
   /** Simulated time (ms). */
   clock = 0;
   /** ksmd's CPU time (ns, task_sched_runtime()): the batch cost model, whatever sleep_millisecs is. */
@@ -158,7 +52,7 @@ export class Ksm {
   pagesSkipped = 0;
   zeroPages = 0;
 
-  constructor(private readonly k: Kernel) {}
+  constructor(readonly k: Kernel) {}
 
   // ---- registration ---------------------------------------------------------
 
@@ -217,8 +111,8 @@ export class Ksm {
   private remove_rmap_item_from_tree(item: RmapItem): void {
     if (item.flags & STABLE) {
       const node = item.head!;
-      if (this.is_stale(node)) {
-        this.remove_node(node);
+      if (is_stale(node)) {
+        remove_node(this, node);
         return;
       }
       node.items.splice(node.items.indexOf(item), 1);
@@ -233,216 +127,6 @@ export class Ksm {
       this.pagesUnshared--;
       item.flags = 0;
     }
-  }
-
-  /** A node is stale once its KSM page has no mapping left (freed). */
-  private is_stale(node: StableNode): boolean {
-    return node.page !== null && node.page.mapcount <= 0;
-  }
-
-  /**
-   * Drop a stale node (remove_node_from_stable_tree()): its last item counts
-   * as shared, the others as sharing; the items become volatile.
-   */
-  private remove_node(node: StableNode): void {
-    node.items.forEach((item, i) => {
-      if (i === node.items.length - 1) this.pagesShared--;
-      else this.pagesSharing--;
-      item.mm.ksmMergingPages--;
-      item.head = null;
-      item.flags = 0;
-    });
-    node.items.length = 0;
-    if (node.chain !== null) {
-      // stable_node_dup_del(): the chain stays, even if empty, until a walk meets it.
-      const chain = node.chain;
-      chain.dups.splice(chain.dups.indexOf(node), 1);
-      this.dups--;
-      node.chain = null;
-    } else {
-      rb_erase(node, this.stableRoot);
-    }
-    if (node.page !== null) node.page.ksm = false;
-  }
-
-  /** ksm_get_folio(): the node's KSM page, or null after dropping the node if its page is gone. */
-  private get_page(node: StableNode): Page | null {
-    if (this.is_stale(node)) {
-      this.remove_node(node);
-      return null;
-    }
-    return node.page;
-  }
-
-  /** A node can take one more mapping: 1 <= len < max_page_sharing (is_page_sharing_candidate()). */
-  private candidate(node: StableNode): boolean {
-    return node.items.length >= 1 && node.items.length < this.knobs.max_page_sharing;
-  }
-
-  /**
-   * Pick the dup of a chain (stable_node_dup()): the first with room, or, when
-   * pruning is due, the fullest with room after dropping the stale ones.
-   * A chain left with one dup collapses into it (the dup takes the chain's
-   * place in the tree); returns the dup and its page, or null if every dup
-   * was stale.
-   */
-  private stable_node_dup(chain: StableNode, mayPrune: boolean): StableNode | null {
-    const prune = mayPrune && this.clock >= chain.pruneTime + this.knobs.stable_node_chains_prune_millisecs;
-    if (prune) chain.pruneTime = this.clock;
-    // Before 6.11 (switch ksmDupCandidatesOnly): only dups with room are picked
-    // (none: null, and the walk takes any dup), and the chain collapses only
-    // while pruning, when its one live dup was found.
-    const legacy = this.k.switches.ksmDupCandidatesOnly;
-    let found: StableNode | null = null;
-    let live = 0;
-    for (const dup of [...chain.dups]) {
-      if (this.get_page(dup) === null) continue;
-      live++;
-      const better = legacy
-        ? this.candidate(dup) && (found === null || dup.items.length > found.items.length)
-        : found === null || (this.candidate(dup) && (!this.candidate(found) || dup.items.length > found.items.length));
-      if (better) {
-        found = dup;
-        if (!prune && this.candidate(found)) break;
-      }
-    }
-    if (found !== null) {
-      if (legacy ? prune && live === 1 : chain.dups.length === 1) {
-        chain.dups.length = 0;
-        found.chain = null;
-        rb_replace_node(chain, found, this.stableRoot);
-        this.chains--;
-        this.dups--;
-      } else if (chain.dups[0] !== found && found.items.length + 1 < this.knobs.max_page_sharing) {
-        chain.dups.splice(chain.dups.indexOf(found), 1);
-        chain.dups.unshift(found);
-      }
-    }
-    return found;
-  }
-
-  /**
-   * Resolve a tree node to the node whose page a walk compares with
-   * (__stable_node_chain() then stable_node_dup_any()): a regular node
-   * itself, or a dup of a chain. Returns [the node now at this tree
-   * position, the dup usable for merging or null, the page to compare] or
-   * null if the walk must restart (a stale node or an empty chain was erased).
-   */
-  private resolve(node: StableNode, mayPrune: boolean): [StableNode, StableNode | null, Page] | null {
-    let here = node;
-    let dup: StableNode | null;
-    if (!node.isChain) {
-      dup = this.candidate(node) ? node : null;
-    } else {
-      dup = this.stable_node_dup(node, mayPrune);
-      if (dup !== null && dup.chain === null) here = dup;
-    }
-    let any = dup;
-    if (any === null) {
-      if (here.isChain) {
-        if (here.dups.length === 0) {
-          rb_erase(here, this.stableRoot);
-          this.chains--;
-          return null;
-        }
-        any = here.dups[0]!;
-      } else {
-        any = here;
-      }
-    }
-    const page = this.get_page(any);
-    if (page === null) return null;
-    return [here, dup, page];
-  }
-
-  /** stable_tree_search(): a KSM page to merge page into, or null. */
-  private stable_tree_search(page: Page): Page | null {
-    // A KSM page (shared through fork) is its own match.
-    if (page.ksm && page.stable !== null) return page;
-    for (;;) {
-      let cur = this.stableRoot.node;
-      let restart = false;
-      while (cur !== null) {
-        const r = this.resolve(cur, true);
-        if (r === null) {
-          restart = true;
-          break;
-        }
-        const [here, dup, treePage] = r;
-        const c = memcmp_pages(page.content, treePage.content);
-        if (c < 0) cur = here.rbLeft;
-        else if (c > 0) cur = here.rbRight;
-        else return dup !== null && this.candidate(dup) ? dup.page : null;
-      }
-      if (!restart) return null;
-    }
-  }
-
-  /** stable_tree_insert(): file the new KSM page kpage, making or extending a chain if its content is there. */
-  private stable_tree_insert(kpage: Page): StableNode {
-    let parent: StableNode | null = null;
-    let left = false;
-    let equal: StableNode | null = null;
-    for (;;) {
-      parent = null;
-      equal = null;
-      let cur = this.stableRoot.node;
-      let restart = false;
-      while (cur !== null) {
-        const r = this.resolve(cur, false);
-        if (r === null) {
-          restart = true;
-          break;
-        }
-        const [here, , treePage] = r;
-        const c = memcmp_pages(kpage.content, treePage.content);
-        parent = here;
-        if (c < 0) {
-          left = true;
-          cur = here.rbLeft;
-        } else if (c > 0) {
-          left = false;
-          cur = here.rbRight;
-        } else {
-          equal = here;
-          break;
-        }
-      }
-      if (!restart) break;
-    }
-    const node = new StableNode(this.nextNodeId++, false, kpage, kpage.content);
-    if (equal === null) {
-      rb_link_node(node, parent, left, this.stableRoot);
-      rb_insert_color(node, this.stableRoot);
-    } else {
-      let chain = equal;
-      if (!equal.isChain) {
-        // alloc_stable_node_chain(): the chain takes the node's place; the node becomes its first dup.
-        chain = new StableNode(this.nextNodeId++, true, null, kpage.content);
-        chain.pruneTime = this.clock;
-        rb_replace_node(equal, chain, this.stableRoot);
-        chain.dups.unshift(equal);
-        equal.chain = chain;
-        this.dups++;
-        this.chains++;
-      }
-      chain.dups.unshift(node);
-      node.chain = chain;
-      this.dups++;
-    }
-    kpage.ksm = true;
-    kpage.stable = node;
-    return node;
-  }
-
-  /** stable_tree_append(): item now maps node's KSM page. */
-  private stable_tree_append(item: RmapItem, node: StableNode): void {
-    if (node.items.length > 0) this.pagesSharing++;
-    else this.pagesShared++;
-    node.items.unshift(item);
-    item.head = node;
-    item.flags = STABLE;
-    item.mm.ksmMergingPages++;
   }
 
   /** Point item's page table entry at kpage instead of page (replace_page()). */
@@ -506,7 +190,7 @@ export class Ksm {
   private cmp_and_merge_page(page: Page, item: RmapItem): void {
     const node = page.ksm ? (page.stable as StableNode | null) : null;
     if (node !== null) {
-      if (!this.is_stale(node) && item.head === node) return;
+      if (!is_stale(node) && item.head === node) return;
     } else {
       this.remove_rmap_item_from_tree(item);
       const c = calc_checksum(page.content);
@@ -516,12 +200,12 @@ export class Ksm {
       }
       if (this.try_zero_page_merge(item, page)) return;
     }
-    const kpage = this.stable_tree_search(page);
+    const kpage = stable_tree_search(this, page);
     if (kpage === page && item.head === node && node !== null) return;
     this.remove_rmap_item_from_tree(item);
     if (kpage !== null) {
       this.replace_page(item, page, kpage);
-      this.stable_tree_append(item, kpage.stable as StableNode);
+      stable_tree_append(this, item, kpage.stable as StableNode);
       return;
     }
     const partner = this.unstable_search_insert(item, page);
@@ -530,9 +214,9 @@ export class Ksm {
       // merge_two_pages(): page becomes the KSM page, the partner maps it too.
       this.remove_rmap_item_from_tree(tItem);
       this.replace_page(tItem, tPage, page);
-      const n = this.stable_tree_insert(page);
-      this.stable_tree_append(tItem, n);
-      this.stable_tree_append(item, n);
+      const n = stable_tree_insert(this, page);
+      stable_tree_append(this, tItem, n);
+      stable_tree_append(this, item, n);
     }
   }
 
@@ -703,7 +387,7 @@ export class Ksm {
   // ---- unmerging ---------------------------------------------------------------
 
   /** run = 2: unshare every KSM page in mergeable VMAs, free every item, drop unmapped nodes (unmerge_and_remove_all_rmap_items()). */
-  private unmerge_all(): void {
+  unmerge_all(): void {
     for (const slot of this.slots) {
       for (const vma of slot.mm.tree.all()) {
         if (vmAny(vma.flags, VM_MERGEABLE)) unshare_ksm_range(this.k, slot.mm, vma.start, vma.end);
@@ -713,128 +397,16 @@ export class Ksm {
     // An exiting mm's slot goes with its items (ksm_test_exit() in the same loop).
     for (let i = this.slots.length - 1; i >= 0; i--) if (this.slots[i]!.mm.exited) this.slot_remove(i);
     // remove_all_stable_nodes(): drop every node whose page is no longer mapped.
-    for (const n of this.stable_nodes()) {
+    for (const n of stable_nodes(this)) {
       if (n.isChain) {
-        for (const d of [...n.dups]) if (this.is_stale(d)) this.remove_node(d);
+        for (const d of [...n.dups]) if (is_stale(d)) remove_node(this, d);
         if (n.dups.length === 0) {
           rb_erase(n, this.stableRoot);
           this.chains--;
         }
-      } else if (this.is_stale(n)) this.remove_node(n);
+      } else if (is_stale(n)) remove_node(this, n);
     }
     this.curSlot = -1;
     this.seqnr = 0;
   }
-
-  // ---- knobs -------------------------------------------------------------------
-
-  /** A write to /sys/kernel/mm/ksm/KEY (each store function's refusals and effects); 0 or -errno. */
-  write_knob(key: KsmKnobName, v: KnobValue): number {
-    if (!ksm_knob_exists(this.k, key)) return -ENOENT;
-    const uint = v.u;
-    switch (key) {
-      case "run": {
-        if (Number.isNaN(uint) || uint > 2) return -EINVAL;
-        if (uint === this.knobs.run) return 0;
-        this.knobs.run = uint;
-        if (uint === 2) this.unmerge_all();
-        return 0;
-      }
-      case "pages_to_scan":
-        if (Number.isNaN(uint) || uint > 0xffffffff) return -EINVAL;
-        if (this.knobs.advisor_mode !== 0) return -EINVAL;
-        this.knobs.pages_to_scan = uint;
-        return 0;
-      case "sleep_millisecs":
-      case "stable_node_chains_prune_millisecs":
-        if (Number.isNaN(uint) || uint > 0xffffffff) return -EINVAL;
-        this.knobs[key] = uint;
-        return 0;
-      case "max_page_sharing":
-      case "merge_across_nodes": {
-        const n = key === "max_page_sharing" ? v.i : uint;
-        if (Number.isNaN(n) || (key === "max_page_sharing" ? n < 2 : n > 1)) return -EINVAL;
-        if (n === this.knobs[key]) return 0;
-        if (!this.stable_nodes_droppable()) return -EBUSY;
-        this.knobs[key] = n;
-        return 0;
-      }
-      case "use_zero_pages":
-      case "smart_scan":
-        if (v.b < 0) return -EINVAL;
-        this.knobs[key] = v.b;
-        return 0;
-      case "advisor_mode":
-        if (v.mode < 0) return -EINVAL;
-        if (v.mode !== this.knobs.advisor_mode) {
-          this.knobs.advisor_mode = v.mode;
-          set_advisor_defaults(this.knobs, this.advisor);
-        }
-        return 0;
-      case "advisor_target_scan_time":
-        if (Number.isNaN(uint) || uint < 1) return -EINVAL;
-        this.knobs.advisor_target_scan_time = uint;
-        return 0;
-      case "advisor_min_pages_to_scan":
-      case "advisor_max_pages_to_scan":
-        if (Number.isNaN(uint)) return -EINVAL;
-        this.knobs[key] = uint;
-        return 0;
-      case "advisor_max_cpu":
-        // kstrtoul() into an unsigned int: the low 32 bits stay.
-        if (Number.isNaN(uint)) return -EINVAL;
-        this.knobs.advisor_max_cpu = to_u32(knob_u64(uint));
-        return 0;
-    }
-  }
-
-  /** Every node of the stable tree (regular nodes and chains), in order. */
-  private stable_nodes(): StableNode[] {
-    const out: StableNode[] = [];
-    const walk = (n: StableNode | null): void => {
-      if (n === null) return;
-      walk(n.rbLeft);
-      out.push(n);
-      walk(n.rbRight);
-    };
-    walk(this.stableRoot.node);
-    return out;
-  }
-
-  /** max_page_sharing may change only with no KSM page mapped and every node droppable. */
-  private stable_nodes_droppable(): boolean {
-    if (this.pagesShared > 0) return false;
-    const nodes = this.stable_nodes();
-    for (const n of nodes) {
-      if ((n.isChain ? n.dups : [n]).some((d) => !this.is_stale(d))) return false;
-    }
-    for (const n of nodes) {
-      if (n.isChain) {
-        for (const d of [...n.dups]) this.remove_node(d);
-        rb_erase(n, this.stableRoot);
-        this.chains--;
-      } else this.remove_node(n);
-    }
-    return true;
-  }
-
-  // ---- reports -------------------------------------------------------------------
-
-  /** /proc/PID/ksm_stat values: rmap_items, zero_pages, merging_pages, process_profit, merge_any, mergeable. */
-  proc_ksm_stat(mm: Mm): number[] {
-    const profit = (mm.ksmMergingPages + mm.ksmZeroPages) * PAGE_SIZE - mm.ksmRmapItems * RMAP_ITEM_BYTES;
-    const mergeable = mm.tree.all().some((v) => vmAny(v.flags, VM_MERGEABLE));
-    return [mm.ksmRmapItems, mm.ksmZeroPages, mm.ksmMergingPages, profit, mm.mergeAny ? 1 : 0, mergeable ? 1 : 0];
-  }
-
-  /** The global counters: shared, sharing, unshared, volatile, chains, dups, zero pages, profit, full scans, scanned, skipped, clock. */
-  global_stat(): number[] {
-    const volatile = Math.max(0, this.rmapItems - this.pagesShared - this.pagesSharing - this.pagesUnshared);
-    const profit = (this.pagesSharing + this.zeroPages) * PAGE_SIZE - this.rmapItems * RMAP_ITEM_BYTES;
-    return [
-      this.pagesShared, this.pagesSharing, this.pagesUnshared, volatile, this.chains, this.dups, this.zeroPages, profit, this.seqnr,
-      this.pagesScanned, this.pagesSkipped, this.clock,
-    ];
-  }
 }
-

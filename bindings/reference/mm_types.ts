@@ -20,7 +20,7 @@ export class Page {
   constructor(public content: bigint) {}
 }
 
-/** What a Page knows of its stable node (the node type lives in ksmd.ts). */
+/** What a Page knows of its stable node (the node type lives in ksm_types.ts). */
 export interface StableNodeRef {
   readonly id: number;
 }

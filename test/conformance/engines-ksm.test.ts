@@ -20,7 +20,7 @@ import { Simulation } from "../../bindings/facade.js";
 import { CORE_WASM_BASE64 } from "../../bindings/generated/core-wasm.js";
 import { MAX_MM_PAGES } from "../../bindings/kernel/facts.js";
 import { KSM_KNOB_NAMES } from "../../bindings/kernel/kstrto.js";
-import { calc_checksum, memcmp_pages } from "../../bindings/reference/ksmd.js";
+import { calc_checksum, memcmp_pages } from "../../bindings/reference/ksm_types.js";
 import { ScenarioError } from "../../bindings/scenario/commands.js";
 import { runScenarioLines, runScenarioOn, simulationFor } from "../../bindings/scenario/run.js";
 import { randomKsmScenario } from "../support/random-ksm.js";
