@@ -86,7 +86,8 @@ function reserve_pages_in(mm: usize, first: u64, last: u64, mask: u32, want: u32
       pages += e - s;
       leaves += leaves_spanned(s, e);
     }
-    v = tree_next(mm, v);
+    // The next VMA starts at or after this one's end: past the range, stop without reading it.
+    v = vma_end(v) < last ? tree_next(mm, v) : 0;
   }
   return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
 }

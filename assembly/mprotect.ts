@@ -64,7 +64,8 @@ export function do_mprotect(mm: usize, startAddr: f64, len: f64, prot: u32): i64
     prev = res;
     tmp = vma_end(res);
     nstart = tmp;
-    v = tree_find(mm, tmp);
+    // Past the range the walk stops without reading the next VMA (for_each_vma_range).
+    v = tmp < end ? tree_find(mm, tmp) : 0;
   }
   if (error == 0 && tmp < end) error = -<i64>ENOMEM;
   return error;

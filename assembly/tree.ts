@@ -267,8 +267,35 @@ function seek(mm: usize, page: u64): void {
       curLi = count_le(leaf, page);
       return;
     }
+    if (seek_sibling(mm, page)) return;
   }
   seek_full(mm, page);
+}
+
+/**
+ * The cursor onto the leaf before or after its own in the same inner node,
+ * if page is there (a syscall stepping to the VMA across a leaf boundary,
+ * e.g. merging with the previous leaf's last VMA): no search from the top.
+ */
+function seek_sibling(mm: usize, page: u64): bool {
+  const inner = curInner;
+  const ii = curIi;
+  let j: i32;
+  if (page >= n_key(inner, ii)) {
+    j = ii + 1;
+    const last = n_count(inner) - 1;
+    if (j > last || (page >= n_key(inner, j) && !(j == last && curTi == top_count(mm) - 1))) return false;
+  } else {
+    if (ii == 0) return false;
+    j = ii - 1;
+    const floor = j > 0 ? n_key(inner, j - 1) : curTi > 0 ? top_key(mm, curTi - 1) : 0;
+    if (page < floor) return false;
+  }
+  const leaf = n_ptr(inner, j);
+  curIi = j;
+  curLeaf = leaf;
+  curLi = count_le(leaf, page);
+  return true;
 }
 
 /** The VMA at the cursor, or 0 past the end. */

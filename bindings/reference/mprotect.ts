@@ -73,7 +73,8 @@ export function do_mprotect(k: Kernel, mm: Mm, startAddr: number, len: number, p
     prev = res;
     tmp = res.end;
     nstart = tmp;
-    vma = mm.tree.find(tmp);
+    // Past the range the walk stops without reading the next VMA (for_each_vma_range).
+    vma = tmp < end ? mm.tree.find(tmp) : null;
   }
   if (error === 0 && tmp < end) error = -ENOMEM;
   return error;
