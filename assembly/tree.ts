@@ -241,8 +241,6 @@ function seek_full(mm: usize, page: u64): void {
     if (li + 1 < n) {
       const p = n_ptr(leaf, li + 1);
       t ^= load<u32>(p) ^ load<u32>(p, 36);
-      // And the one after: a merge with the next VMA continues there.
-      if (li + 2 < n) t ^= load<u32>(n_ptr(leaf, li + 2));
     }
     sink ^= t;
   }
@@ -623,8 +621,9 @@ export function tree_hint(mm: usize, ti: i32, ii: i32, leaf: usize, li: i32): vo
 
 /**
  * The records at and around page's position in leaf (whose lines are warm):
- * the one found, its neighbours, and the one after (where a syscall moving
- * on continues), into out[0..3] (0 where none).
+ * the one found and its two neighbours (a merge reads all three), into
+ * out[0..2] (0 where none). Not the one after: a syscall stops at its
+ * range's end without reading it, and warming it cost more than it saved.
  */
 export function tree_records_near(leaf: usize, page: u64, out: usize): i32 {
   const li = count_le(leaf, page);
@@ -632,6 +631,5 @@ export function tree_records_near(leaf: usize, page: u64, out: usize): i32 {
   store<u32>(out, li < n ? <u32>n_ptr(leaf, li) : 0);
   store<u32>(out, li > 0 ? <u32>n_ptr(leaf, li - 1) : 0, 4);
   store<u32>(out, li + 1 < n ? <u32>n_ptr(leaf, li + 1) : 0, 8);
-  store<u32>(out, li + 2 < n ? <u32>n_ptr(leaf, li + 2) : 0, 12);
   return li;
 }

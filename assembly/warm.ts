@@ -41,8 +41,9 @@ const warmIi = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmLi = memory.data(<i32>(WARM_GROUP * 4), 16);
 /** Each command's page. */
 const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
-/** Four records near each command's page (tree_records_near). */
-const warmRecord = memory.data(<i32>(WARM_GROUP * 16), 16);
+/** Three records near each command's page (tree_records_near). */
+const RECORDS: u32 = 3;
+const warmRecord = memory.data(<i32>(WARM_GROUP * RECORDS * 4), 16);
 /** Where the warming loads' values go, so that they are not optimized away. */
 let warmSink: u32 = 0;
 
@@ -102,13 +103,13 @@ export function warm_group(first: usize, n: u32): void {
   warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
     const leaf = node_at(j);
-    const out = warmRecord + (<usize>j << 4);
+    const out = warmRecord + (<usize>(j * RECORDS) << 2);
     if (leaf != 0) store<i32>(warmLi + (<usize>j << 2), tree_records_near(leaf, page_at(j), out));
-    else memory.fill(out, 0, 16);
+    else memory.fill(out, 0, RECORDS * 4);
   }
   // A 40-byte record may straddle two cache lines: load both ends.
   let t: u32 = 0;
-  for (let k: u32 = 0; k < n * 4; k++) {
+  for (let k: u32 = 0; k < n * RECORDS; k++) {
     const p = <usize>load<u32>(warmRecord + (<usize>k << 2));
     if (p != 0) t ^= load<u32>(p) ^ load<u32>(p, 36);
   }
