@@ -90,15 +90,16 @@ export const IT_NEXT: usize = 24;
 // @ts-ignore: decorator
 @inline export function it_address(i: usize): u64 { return load<u64>(i, 32); }
 
-// ---- the unstable tree's nodes: 40 bytes, from a per-pass arena --------------------------
+// ---- the unstable tree's nodes: 32 bytes, from a per-pass arena --------------------------
 // The unstable tree is emptied at every pass start, so its nodes need not be
 // the rmap_items themselves: each insertion takes a node from an arena that
 // is reset with the tree (nodes of one pass lie together, in insertion
-// order, and a walk never touches the scattered items). 0..15 the rb links,
-// 16 the rmap_item, 20 its mm, 24 its address u64 (copies, for the walk), 32
-// the page the item had when filed (a hint, checked against the page table
-// before use). An UNSTABLE item filed this pass points at its node.
-const UNODE_SIZE: usize = 40;
+// order, two to a cache line, and a walk never touches the scattered
+// items). 0..15 the rb links, 16 the rmap_item, 20 the page the item had
+// when filed and 24 that page's content then (what a walk compares while
+// nothing has changed since the pass began: ksmd.ts). An UNSTABLE item
+// filed this pass points at its node.
+const UNODE_SIZE: usize = 32;
 const ARENA_BYTES: usize = 65536;
 /** First chunk, current chunk, and the offset of the next node in it; chunks link through their first word. */
 let arenaFirst: usize = 0;
@@ -107,11 +108,15 @@ let arenaPos: usize = 0;
 // @ts-ignore: decorator
 @inline export function un_item(u: usize): usize { return load<u32>(u, 16); }
 // @ts-ignore: decorator
-@inline export function un_mm(u: usize): usize { return load<u32>(u, 20); }
+@inline export function un_page(u: usize): usize { return load<u32>(u, 20); }
 // @ts-ignore: decorator
-@inline export function un_address(u: usize): u64 { return load<u64>(u, 24); }
+@inline export function un_content(u: usize): u64 { return load<u64>(u, 24); }
+
+/** Where a chunk's first node goes: after its link word, on a 32-byte boundary (a node never straddles two lines). */
 // @ts-ignore: decorator
-@inline export function un_page_hint(u: usize): usize { return load<u32>(u, 32); }
+@inline function arena_first(chunk: usize): usize {
+  return ((chunk + 4 + UNODE_SIZE - 1) & ~(UNODE_SIZE - 1)) - chunk;
+}
 
 /** Room for one more node this pass; false if memory is exhausted. */
 export function arena_reserve(): bool {
@@ -122,7 +127,7 @@ export function arena_reserve(): bool {
   if (arenaCur == 0) {
     arenaFirst = c;
     arenaCur = c;
-    arenaPos = 8;
+    arenaPos = arena_first(c);
   } else {
     store<u32>(arenaCur, <u32>c);
   }
@@ -133,7 +138,7 @@ export function arena_reserve(): bool {
 export function arena_alloc(): usize {
   if (arenaPos + UNODE_SIZE > ARENA_BYTES) {
     arenaCur = load<u32>(arenaCur);
-    arenaPos = 8;
+    arenaPos = arena_first(arenaCur);
   }
   const u = arenaCur + arenaPos;
   arenaPos += UNODE_SIZE;
@@ -143,7 +148,7 @@ export function arena_alloc(): usize {
 /** The unstable tree is emptied: its nodes' room is reused. */
 export function arena_reset(): void {
   arenaCur = arenaFirst;
-  arenaPos = 8;
+  arenaPos = arenaFirst == 0 ? 0 : arena_first(arenaFirst);
 }
 
 // ---- struct ksm_stable_node: 64 bytes, one cache line -------------------------------------

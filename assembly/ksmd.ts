@@ -26,7 +26,7 @@ import {
   it_address, it_age, it_checksum, it_flags, it_head, it_hnext, it_hprev, it_mm, it_next, it_seq, it_set_age, it_set_checksum,
   it_set_flags, it_set_head, it_set_hnext, it_set_hprev, it_set_seq, it_set_skips, it_set_unode, it_skips, it_unode, memcmp_pages,
   nd_dnext, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_set_item_count, nd_set_items, sl_mm, sl_next, sl_prev,
-  sl_set_next, sl_set_prev, un_address, un_item, un_mm, un_page_hint,
+  sl_set_next, sl_set_prev, un_content, un_item, un_page,
 } from "./ksm_types";
 import {
   KSM_ZERO_PAGE, mm_exited, mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_slot, mm_ksm_zero_pages, mm_page_count,
@@ -203,6 +203,22 @@ function item_page(mm: usize, address: u64): usize {
   return page == KSM_ZERO_PAGE ? 0 : page;
 }
 
+/**
+ * No syscall, write or knob change has run since this pass's unstable tree
+ * was started (ksm_mm_changed() clears it). Until one does, every filed
+ * node's address still maps the page it was filed with, in a mergeable VMA
+ * with an anon_vma: within a scan ksmd only remaps an item's address after
+ * taking the item out of the tree (its own visit, or as the partner of a
+ * merge). So a walk may take the filed page instead of looking the address
+ * up (get_mergeable_page()), which is what each level of it costs.
+ */
+let unstableUnchanged = false;
+
+/** Anything outside ksmd's scan ran (index.ts, before every other command). */
+export function ksm_mm_changed(): void {
+  unstableUnchanged = false;
+}
+
 /** The partner's page found by unstable_search_insert. */
 let partnerPage: usize = 0;
 
@@ -213,15 +229,23 @@ function unstable_search_insert(item: usize, page: usize): usize {
   let left = false;
   let cur = rb_root_node(unstableRoot);
   while (cur != 0) {
-    // The content of the page cur had when filed, loaded early (it overlaps the page table lookup); used if still mapped there.
-    const hint = un_page_hint(cur);
-    const hinted = load<u64>(hint);
-    const tPage = item_page(un_mm(cur), un_address(cur));
-    // The partner's page is gone: give up without filing item (it stays volatile).
-    if (tPage == 0) return 0;
+    // The page cur's address maps now and its content (get_mergeable_page()):
+    // as filed while nothing outside ksmd has run since the pass began.
+    let tPage: usize;
+    let tContent: u64;
+    if (unstableUnchanged) {
+      tPage = un_page(cur);
+      tContent = un_content(cur);
+    } else {
+      const t = un_item(cur);
+      tPage = item_page(it_mm(t), it_address(t));
+      // The partner's page is gone: give up without filing item (it stays volatile).
+      if (tPage == 0) return 0;
+      tContent = page_content(tPage);
+    }
     // The very same page (shared through fork) is never merged with itself.
     if (tPage == page) return 0;
-    const c = memcmp_pages(content, tPage == hint ? hinted : page_content(tPage));
+    const c = memcmp_pages(content, tContent);
     parent = cur;
     if (c < 0) {
       left = true;
@@ -236,9 +260,8 @@ function unstable_search_insert(item: usize, page: usize): usize {
   }
   const u = arena_alloc();
   store<u32>(u, <u32>item, 16);
-  store<u32>(u, <u32>it_mm(item), 20);
-  store<u64>(u, it_address(item), 24);
-  store<u32>(u, <u32>page, 32);
+  store<u32>(u, <u32>page, 20);
+  store<u64>(u, content, 24);
   rb_link_node(u, parent, left, unstableRoot);
   rb_insert_color(u, unstableRoot);
   it_set_unode(item, u);
@@ -388,6 +411,7 @@ function scan_get_next_rmap_item(): usize {
     advisor_start_scan(kAdvisorMode, clock);
     store<u32>(unstableRoot, 0);
     arena_reset();
+    unstableUnchanged = true;
     curSlot = slotHead;
     curAddr = 0;
     curLink = curSlot + SL_ITEMS;
