@@ -1,108 +1,145 @@
-// The stable tree's regular nodes by content (Wasm engine only: the
-// reference engine always walks, and no result depends on this index).
+// Content → record indexes for KSM's trees (Wasm engine only: the reference
+// engine always walks, and no result depends on them).
 //
-// With no chain and no stale node in the stable tree, a walk has no side
-// effects (nothing to prune, collapse or drop) and regular nodes have
-// distinct contents, so stable_tree_search() is exactly a lookup of the
-// content: an open-addressing table (content u64, node u32, pad) kept in
-// step with the tree's regular nodes answers it in O(1). Otherwise the walk
-// runs. If a table cannot be allocated, the walk always runs.
+// The stable tree's regular nodes: with no chain and no stale node in the
+// stable tree, a walk has no side effects (nothing to prune, collapse or
+// drop) and regular nodes have distinct contents, so stable_tree_search()
+// is exactly a lookup of the content (ksm_stable.ts). The unstable tree's
+// nodes: while nothing but ksmd has run since the pass began, their filed
+// contents are exact and distinct, so a search is a lookup too, and the tree
+// itself is built only if it is needed (ksmd.ts).
+//
+// An index is an open-addressing table of 16-byte slots (content u64,
+// record u32, pad), at most half full, with backward-shift deletion. If its
+// table cannot grow, it is dropped and marked not ok (the caller walks).
 
 import { block_alloc, block_free, pow2_class } from "./alloc";
-import { nd_content } from "./ksm_types";
 
-let memo: usize = 0;
-let memoCap: u32 = 0;
-let memoCount: u32 = 0;
-/** False once a table could not be allocated: walks from then on. */
-export let memoOk = true;
+@unmanaged
+export class ContentIndex {
+  table: usize;
+  cap: u32;
+  count: u32;
+  ok: bool;
+}
+
+/** An empty index in the static room at p (memory.data(offsetof<ContentIndex>(), 8) at the caller: one per call site). */
+export function content_index(p: usize): ContentIndex {
+  const m = changetype<ContentIndex>(p);
+  m.ok = true;
+  return m;
+}
 
 // @ts-ignore: decorator
-@inline function memo_slot(c: u64, mask: u32): u32 {
+@inline function slot_of(c: u64, mask: u32): u32 {
   return <u32>((c * 0x9e3779b97f4a7c15) >> 40) & mask;
 }
 
-/** The regular node of the stable tree holding content c, or 0. */
-export function memo_get(c: u64): usize {
-  if (memoCount == 0) return 0;
-  const mask = memoCap - 1;
-  let i = memo_slot(c, mask);
+/** The record filed under content c, or 0. */
+export function cindex_get(m: ContentIndex, c: u64): usize {
+  if (m.count == 0) return 0;
+  const mask = m.cap - 1;
+  let i = slot_of(c, mask);
   for (;;) {
-    const e = memo + (<usize>i << 4);
-    const n = <usize>load<u32>(e, 8);
-    if (n == 0) return 0;
-    if (load<u64>(e) == c) return n;
+    const e = m.table + (<usize>i << 4);
+    const r = <usize>load<u32>(e, 8);
+    if (r == 0) return 0;
+    if (load<u64>(e) == c) return r;
     i = (i + 1) & mask;
   }
   return 0;
 }
 
-function memo_put(c: u64, node: usize): void {
-  const mask = memoCap - 1;
-  let i = memo_slot(c, mask);
-  while (load<u32>(memo + (<usize>i << 4), 8) != 0) i = (i + 1) & mask;
-  const e = memo + (<usize>i << 4);
+function put(m: ContentIndex, c: u64, rec: usize): void {
+  const mask = m.cap - 1;
+  let i = slot_of(c, mask);
+  while (load<u32>(m.table + (<usize>i << 4), 8) != 0) i = (i + 1) & mask;
+  const e = m.table + (<usize>i << 4);
   store<u64>(e, c);
-  store<u32>(e, <u32>node, 8);
+  store<u32>(e, <u32>rec, 8);
 }
 
-/** node (a regular node) went into the stable tree. */
-export function memo_add(node: usize): void {
-  if (!memoOk) return;
-  if ((memoCount + 1) * 2 > memoCap) {
-    const cap: u32 = memoCap == 0 ? 1024 : memoCap * 2;
+/** Drop the table: the index is not ok until cindex_reset. */
+function drop(m: ContentIndex): void {
+  if (m.table != 0) block_free(pow2_class(<usize>m.cap << 4), m.table);
+  m.table = 0;
+  m.cap = 0;
+  m.count = 0;
+  m.ok = false;
+}
+
+/** File rec under content c (not filed yet); false, with the index dropped, if its table cannot grow. */
+export function cindex_add(m: ContentIndex, c: u64, rec: usize): bool {
+  if (!cindex_reserve(m)) return false;
+  put(m, c, rec);
+  m.count++;
+  return true;
+}
+
+/** Room for one more record; false, with the index dropped, if its table cannot grow. */
+export function cindex_reserve(m: ContentIndex): bool {
+  if (!m.ok) return false;
+  if ((m.count + 1) * 2 > m.cap) {
+    const cap: u32 = m.cap == 0 ? 1024 : m.cap * 2;
     const t = cap <= 0x4000000 ? block_alloc(pow2_class(<usize>cap << 4)) : 0;
     if (t == 0) {
-      // No room: walks from now on.
-      if (memo != 0) block_free(pow2_class(<usize>memoCap << 4), memo);
-      memo = 0;
-      memoCap = 0;
-      memoCount = 0;
-      memoOk = false;
-      return;
+      drop(m);
+      return false;
     }
-    const old = memo;
-    const oldCap = memoCap;
-    memo = t;
-    memoCap = cap;
+    const old = m.table;
+    const oldCap = m.cap;
+    m.table = t;
+    m.cap = cap;
     for (let i: u32 = 0; i < oldCap; i++) {
       const e = old + (<usize>i << 4);
-      const n = <usize>load<u32>(e, 8);
-      if (n != 0) memo_put(load<u64>(e), n);
+      const r = <usize>load<u32>(e, 8);
+      if (r != 0) put(m, load<u64>(e), r);
     }
     if (old != 0) block_free(pow2_class(<usize>oldCap << 4), old);
   }
-  memo_put(nd_content(node), node);
-  memoCount++;
+  return true;
 }
 
-/** node (a regular node) left the stable tree (erased, or now a dup). */
-export function memo_remove(node: usize): void {
-  if (!memoOk || memoCount == 0) return;
-  const mask = memoCap - 1;
-  let i = memo_slot(nd_content(node), mask);
+/** File rec under content c after cindex_reserve. */
+export function cindex_put(m: ContentIndex, c: u64, rec: usize): void {
+  put(m, c, rec);
+  m.count++;
+}
+
+/** Take rec (filed under content c) out. */
+export function cindex_remove(m: ContentIndex, c: u64, rec: usize): void {
+  if (!m.ok || m.count == 0) return;
+  const mask = m.cap - 1;
+  let i = slot_of(c, mask);
   for (;;) {
-    const n = <usize>load<u32>(memo + (<usize>i << 4), 8);
-    if (n == 0) return;
-    if (n == node) break;
+    const r = <usize>load<u32>(m.table + (<usize>i << 4), 8);
+    if (r == 0) return;
+    if (r == rec) break;
     i = (i + 1) & mask;
   }
   // Backward-shift deletion: later entries of the probe run move up into the hole.
   let hole = i;
   let j = (i + 1) & mask;
   for (;;) {
-    const e = memo + (<usize>j << 4);
-    const n = <usize>load<u32>(e, 8);
-    if (n == 0) break;
-    const home = memo_slot(load<u64>(e), mask);
+    const e = m.table + (<usize>j << 4);
+    const r = <usize>load<u32>(e, 8);
+    if (r == 0) break;
+    const home = slot_of(load<u64>(e), mask);
     // Move the entry at j to the hole if its home is not within (hole, j].
     if (((j - home) & mask) >= ((j - hole) & mask)) {
-      memory.copy(memo + (<usize>hole << 4), e, 16);
+      memory.copy(m.table + (<usize>hole << 4), e, 16);
       hole = j;
     }
     j = (j + 1) & mask;
   }
-  store<u64>(memo + (<usize>hole << 4), 0);
-  store<u32>(memo + (<usize>hole << 4), 0, 8);
-  memoCount--;
+  store<u64>(m.table + (<usize>hole << 4), 0);
+  store<u32>(m.table + (<usize>hole << 4), 0, 8);
+  m.count--;
+}
+
+/** Empty the index (keeping its table) and make it ok again. */
+export function cindex_reset(m: ContentIndex): void {
+  if (m.count != 0) memory.fill(m.table, 0, <usize>m.cap << 4);
+  m.count = 0;
+  m.ok = true;
 }

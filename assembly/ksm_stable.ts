@@ -13,7 +13,7 @@
 import { CLASS_NODE, block_alloc, block_free } from "./alloc";
 import { SW_KSM_DUP_CANDIDATES_ONLY } from "./generated/facts";
 import { sw } from "./kernel";
-import { memoOk, memo_add, memo_get, memo_remove } from "./ksm_content_index";
+import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
 import { kMaxPageSharing, kPruneMs } from "./ksm_sysfs";
 import {
   STABLE, it_hnext, it_mm, it_set_flags, it_set_head, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
@@ -27,6 +27,8 @@ import { rb_erase, rb_first, rb_insert_color, rb_left, rb_link_node, rb_next, rb
 
 /** Regular nodes in the stable tree whose page has no mapping left. */
 let staleInTree: i64 = 0;
+/** The stable tree's regular nodes by content (ksm_content_index.ts). */
+const byContent = content_index(memory.data(offsetof<ContentIndex>(), 8));
 
 /** A node is stale once its KSM page has no mapping left (freed): page.mapcount <= 0, flagged by ksm_page_unmapped. */
 // @ts-ignore: decorator
@@ -72,7 +74,7 @@ export function remove_node(node: usize): void {
     dups--;
   } else {
     rb_erase(node, stableRoot);
-    memo_remove(node);
+    cindex_remove(byContent, nd_content(node), node);
     if (is_stale(node)) staleInTree--;
   }
   const page = nd_page(node);
@@ -157,7 +159,7 @@ function stable_node_dup(chain: usize, mayPrune: bool): usize {
     if (legacy ? prune && live == 1 : nd_dup_count(chain) == 1) {
       dup_unlink(chain, found);
       rb_replace_node(chain, found, stableRoot);
-      memo_add(found);
+      cindex_add(byContent, nd_content(found), found);
       chains--;
       dups--;
       block_free(CLASS_NODE, chain);
@@ -229,9 +231,9 @@ export function stable_tree_search(page: usize): usize {
   // A KSM page (shared through fork) is its own match.
   if (page_stable(page) != 0) return page;
   const content = page_content(page);
-  if (memoOk && chains == 0 && staleInTree == 0) {
+  if (byContent.ok && chains == 0 && staleInTree == 0) {
     // The walk would be side-effect free: its result is the node of this content, if any.
-    const n = memo_get(content);
+    const n = cindex_get(byContent, content);
     return n != 0 && candidate(n) ? nd_page(n) : 0;
   }
   for (;;) {
@@ -291,7 +293,7 @@ export function stable_tree_insert(kpage: usize): usize {
   if (equal == 0) {
     rb_link_node(node, parent, left, stableRoot);
     rb_insert_color(node, stableRoot);
-    memo_add(node);
+    cindex_add(byContent, nd_content(node), node);
   } else {
     let chain = equal;
     if (!nd_is_chain(equal)) {
@@ -301,7 +303,7 @@ export function stable_tree_insert(kpage: usize): usize {
       store<u8>(chain, 1, 16);
       nd_set_prune_time(chain, clock);
       rb_replace_node(equal, chain, stableRoot);
-      memo_remove(equal);
+      cindex_remove(byContent, nd_content(equal), equal);
       dup_push(chain, equal);
       dups++;
       chains++;

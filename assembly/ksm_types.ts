@@ -145,6 +145,25 @@ export function arena_alloc(): usize {
   return u;
 }
 
+/** Where arena_next() starts: the pass's first node. */
+let iterCur: usize = 0;
+let iterPos: usize = 0;
+export function arena_iter_start(): void {
+  iterCur = arenaFirst;
+  iterPos = arenaFirst == 0 ? 0 : arena_first(arenaFirst);
+}
+
+/** The next node of this pass in allocation order (the caller counts how many there are). */
+export function arena_next(): usize {
+  if (iterPos + UNODE_SIZE > ARENA_BYTES) {
+    iterCur = load<u32>(iterCur);
+    iterPos = arena_first(iterCur);
+  }
+  const u = iterCur + iterPos;
+  iterPos += UNODE_SIZE;
+  return u;
+}
+
 /** The unstable tree is emptied: its nodes' room is reused. */
 export function arena_reset(): void {
   arenaCur = arenaFirst;

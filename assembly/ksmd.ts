@@ -15,14 +15,16 @@
 // rmap_items (ksm_types.ts); its shape is the reference's: the same
 // rbtree.ts operations run in the same order on the same keys.
 
-import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve } from "./alloc";
+import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve, pow2_class } from "./alloc";
+import { ContentIndex, cindex_get, cindex_put, cindex_remove, cindex_reserve, cindex_reset, content_index } from "./ksm_content_index";
 import { ENOMEM, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
 import { is_stale, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search } from "./ksm_stable";
 import { kAdvisorMaxCpu, kAdvisorMaxPages, kAdvisorMode, kAdvisorTargetScanTime, kPagesToScan, kRun, kSleepMs, kSmartScan, kUseZeroPages } from "./ksm_sysfs";
 import {
-  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_alloc, arena_reserve, arena_reset, calc_checksum,
+  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_alloc, arena_iter_start, arena_next, arena_reserve, arena_reset,
+  calc_checksum,
   it_address, it_age, it_checksum, it_flags, it_head, it_hnext, it_hprev, it_mm, it_next, it_seq, it_set_age, it_set_checksum,
   it_set_flags, it_set_head, it_set_hnext, it_set_hprev, it_set_seq, it_set_skips, it_set_unode, it_skips, it_unode, memcmp_pages,
   nd_dnext, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_set_item_count, nd_set_items, sl_mm, sl_next, sl_prev,
@@ -180,7 +182,7 @@ function remove_rmap_item_from_tree(item: usize): void {
     it_set_flags(item, 0);
   } else if ((flags & UNSTABLE) != 0) {
     // Inserted this pass: really in the tree. From an earlier pass: the tree was reset since.
-    if (((<u32>seqnr - it_seq(item)) & 0xff) == 0) rb_erase(it_unode(item), unstableRoot);
+    if (((<u32>seqnr - it_seq(item)) & 0xff) == 0) unstable_erase(it_unode(item));
     pagesUnshared--;
     it_set_unode(item, 0);
     it_set_flags(item, 0);
@@ -222,9 +224,127 @@ export function ksm_mm_changed(): void {
 /** The partner's page found by unstable_search_insert. */
 let partnerPage: usize = 0;
 
+// ---- the unstable tree while nothing has changed: an index, the tree built only if needed ----
+// While unstableUnchanged holds, the filed contents are exact and distinct
+// (a second page of a content finds the first and merges instead of being
+// filed), so every walk ends where a lookup of the content says: at the
+// node of that content, or, if none, at a new leaf. The pass's nodes then
+// go into a content index only (unstableLazy), and the red-black tree the
+// reference builds is built only if memory changes in the middle of the
+// pass: by replaying the pass's inserts (the arena's nodes, in order) and
+// erasures (logged with how many inserts came before each), which gives
+// its exact shape. A pass that ends unchanged never builds it.
+const unstableIndex = content_index(memory.data(offsetof<ContentIndex>(), 8));
+let unstableLazy = false;
+/** Nodes filed this pass while lazy (they are the arena's first ones). */
+let lazyInserts: u32 = 0;
+/** The erasures while lazy: (node, inserts before it) pairs of u32. */
+let eraseLog: usize = 0;
+let eraseCap: u32 = 0;
+let eraseCount: u32 = 0;
+
+/** A pass begins: its unstable tree starts as an empty index. */
+function unstable_lazy_start(): void {
+  cindex_reset(unstableIndex);
+  unstableLazy = true;
+  lazyInserts = 0;
+  eraseCount = 0;
+}
+
+/** Log that node left the tree; false if the log cannot grow. */
+function erase_log_push(node: usize): bool {
+  if (eraseCount == eraseCap) {
+    const cap: u32 = eraseCap == 0 ? 512 : eraseCap * 2;
+    const t = block_alloc(pow2_class(<usize>cap << 3));
+    if (t == 0) return false;
+    if (eraseLog != 0) {
+      memory.copy(t, eraseLog, <usize>eraseCount << 3);
+      block_free(pow2_class(<usize>eraseCap << 3), eraseLog);
+    }
+    eraseLog = t;
+    eraseCap = cap;
+  }
+  store<u32>(eraseLog + (<usize>eraseCount << 3), <u32>node);
+  store<u32>(eraseLog + (<usize>eraseCount << 3), lazyInserts, 4);
+  eraseCount++;
+  return true;
+}
+
+/** Link node u into the tree by its filed content (the walk's insert, on exact contents). */
+function unstable_link(u: usize): void {
+  const content = un_content(u);
+  let parent: usize = 0;
+  let left = false;
+  let cur = rb_root_node(unstableRoot);
+  while (cur != 0) {
+    parent = cur;
+    left = memcmp_pages(content, un_content(cur)) < 0;
+    cur = left ? rb_left(cur) : rb_right(cur);
+  }
+  rb_link_node(u, parent, left, unstableRoot);
+  rb_insert_color(u, unstableRoot);
+}
+
+/** Build the pass's red-black tree from its inserts and erasures so far; the tree is real from now on. */
+function unstable_build(): void {
+  unstableLazy = false;
+  store<u32>(unstableRoot, 0);
+  arena_iter_start();
+  let e: u32 = 0;
+  for (let k: u32 = 1; k <= lazyInserts; k++) {
+    unstable_link(arena_next());
+    while (e < eraseCount && load<u32>(eraseLog + (<usize>e << 3), 4) == k) {
+      rb_erase(<usize>load<u32>(eraseLog + (<usize>e << 3)), unstableRoot);
+      e++;
+    }
+  }
+}
+
+/** node (filed this pass) leaves the unstable tree. */
+function unstable_erase(node: usize): void {
+  if (unstableLazy) {
+    cindex_remove(unstableIndex, un_content(node), node);
+    if (erase_log_push(node)) return;
+    // No room to log it: the tree now, then the erasure in it.
+    unstable_build();
+  }
+  rb_erase(node, unstableRoot);
+}
+
+/** File item's page under its content (a new leaf of the walk, the tree built later if needed). */
+function unstable_file(item: usize, page: usize, content: u64, u: usize): void {
+  store<u32>(u, <u32>item, 16);
+  store<u32>(u, <u32>page, 20);
+  store<u64>(u, content, 24);
+  it_set_unode(item, u);
+  it_set_flags(item, UNSTABLE);
+  it_set_seq(item, <u32>seqnr & 0xff);
+  pagesUnshared++;
+}
+
 /** unstable_tree_search_insert(): a partner of equal content (its page in partnerPage), or 0 after filing item. */
 function unstable_search_insert(item: usize, page: usize): usize {
   const content = page_content(page);
+  if (unstableLazy) {
+    if (unstableUnchanged) {
+      const t = cindex_get(unstableIndex, content);
+      if (t != 0) {
+        // The very same page (shared through fork) is never merged with itself.
+        if (un_page(t) == page) return 0;
+        partnerPage = un_page(t);
+        return un_item(t);
+      }
+      if (cindex_reserve(unstableIndex)) {
+        const u = arena_alloc();
+        cindex_put(unstableIndex, content, u);
+        lazyInserts++;
+        unstable_file(item, page, content, u);
+        return 0;
+      }
+    }
+    // Memory changed in the middle of the pass, or the index cannot grow: the tree as it stands, then the walk.
+    unstable_build();
+  }
   let parent: usize = 0;
   let left = false;
   let cur = rb_root_node(unstableRoot);
@@ -259,15 +379,9 @@ function unstable_search_insert(item: usize, page: usize): usize {
     }
   }
   const u = arena_alloc();
-  store<u32>(u, <u32>item, 16);
-  store<u32>(u, <u32>page, 20);
-  store<u64>(u, content, 24);
   rb_link_node(u, parent, left, unstableRoot);
   rb_insert_color(u, unstableRoot);
-  it_set_unode(item, u);
-  it_set_flags(item, UNSTABLE);
-  it_set_seq(item, <u32>seqnr & 0xff);
-  pagesUnshared++;
+  unstable_file(item, page, content, u);
   return 0;
 }
 
@@ -412,6 +526,7 @@ function scan_get_next_rmap_item(): usize {
     store<u32>(unstableRoot, 0);
     arena_reset();
     unstableUnchanged = true;
+    unstable_lazy_start();
     curSlot = slotHead;
     curAddr = 0;
     curLink = curSlot + SL_ITEMS;

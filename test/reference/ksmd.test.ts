@@ -247,6 +247,23 @@ eachEngine(() => {
       expect(g(sim)).toEqual({ shared: 0, sharing: 0, unshared: 1, volatile: 0, chains: 0, dups: 0, zero: 0, rmap: 1 });
     });
 
+    it("a partner merged earlier in the pass has left the tree when memory changes mid-pass (the Wasm engine's rebuilt tree too)", () => {
+      // Values 2, 3, 2, 4: page 0 (2) is the root, page 1 (3) its right child; page 2 finds page 0
+      // and both merge, so page 0's node leaves the tree. Page 0 is then zapped. Page 3 (4) walks
+      // the tree, which holds page 1 only, and is inserted; were page 0's node still the root, the
+      // walk would meet its gone page and give up (page 3 volatile).
+      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
+      const p = sim.process("main");
+      region(p, 0, 4);
+      for (const [i, v] of [2n, 3n, 2n, 4n].entries()) fill(p, i, 1, v);
+      scan(sim);
+      sim.ksmRun(60);
+      expect(g(sim)).toMatchObject({ shared: 1, sharing: 1, unshared: 1, volatile: 1 });
+      ok(p.madvise(a(0), P, "dontneed"));
+      sim.ksmRun(20);
+      expect(g(sim)).toMatchObject({ shared: 1, sharing: 1, unshared: 2, volatile: 0 });
+    });
+
     it("§1.6 pages compare by memcmp of their bytes: a value's least significant byte first", () => {
       // Values 2, 0x100, 3: memcmp puts 0x100 (bytes 00 01 ..) below 2 (02 00 ..), so the tree is
       // root 2, left 0x100, right 3. Page 1 (0x100) is then zapped. Value 4 walks 2 -> 3 -> insert and
