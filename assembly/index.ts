@@ -23,7 +23,8 @@ import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from ".
 import { prctl_set_memory_merge } from "./ksm";
 import { global_stat, knob_values, ksm_write_pages_needed, proc_ksm_stat, write_knob } from "./ksm_sysfs";
 import { ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, memcmp_pages } from "./ksm_types";
-import { __ksm_exit, ksm_mm_changed, ksm_reserve_slot, run_for, scan_passes } from "./ksmd";
+import { __ksm_exit, ksm_reserve_slot, run_for, scan_passes } from "./ksmd";
+import { ksm_mm_changed } from "./ksm_unstable";
 import { read_pages, write_pages } from "./memory";
 import { do_mlock, do_munlock } from "./mlock";
 import {

@@ -1,43 +1,42 @@
 // ksmd, mirroring bindings/reference/ksmd.ts (after mm/ksm.c): the mm_slot
-// list and scan cursor, one rmap_item per scanned page, the unstable tree
-// rebuilt every pass, cmp_and_merge_page(), smart scan, zero-page merging,
-// the simulated clock, unmerging (run = 2), and the counters of
-// /sys/kernel/mm/ksm and /proc/PID/ksm_stat. The rest of mm/ksm.c: the
-// records (ksm_types.ts), the stable tree (ksm_stable.ts), the knobs and
-// reports (ksm_sysfs.ts), the advisor (ksm_advisor.ts).
+// list and scan cursor, one rmap_item per scanned page, cmp_and_merge_page(),
+// smart scan, zero-page merging, the simulated clock, unmerging (run = 2),
+// and the counters of /sys/kernel/mm/ksm and /proc/PID/ksm_stat. The rest
+// of mm/ksm.c: the records (ksm_types.ts), the stable tree (ksm_stable.ts),
+// the unstable tree (ksm_unstable.ts, the reference's unstable_search_insert
+// with the Wasm engine's shortcuts), the knobs and reports (ksm_sysfs.ts),
+// the advisor (ksm_advisor.ts).
 //
 // Where the reference keeps arrays, the records keep the kernel's lists:
 // a slot's rmap_items are a singly linked list in address order with the
 // cursor a pointer to the link to follow (ksm_scan.rmap_list), so a visit
 // never searches; a stable node's items and a chain's dups are doubly
-// linked lists, head first, as the reference's arrays are ordered. The
-// unstable tree's nodes come from a per-pass arena instead of being the
-// rmap_items (ksm_types.ts); its shape is the reference's: the same
-// rbtree.ts operations run in the same order on the same keys.
+// linked lists, head first, as the reference's arrays are ordered.
 
-import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve, pow2_class } from "./alloc";
-import { ContentIndex, cindex_get, cindex_put, cindex_remove, cindex_reserve, cindex_reset, content_index } from "./ksm_content_index";
+import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve } from "./alloc";
 import { ENOMEM, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
 import { is_stale, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search } from "./ksm_stable";
-import { kAdvisorMaxCpu, kAdvisorMaxPages, kAdvisorMode, kAdvisorTargetScanTime, kPagesToScan, kRun, kSleepMs, kSmartScan, kUseZeroPages } from "./ksm_sysfs";
+import { unstable_erase, unstable_partner_page, unstable_pass_start, unstable_search_insert } from "./ksm_unstable";
 import {
-  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_alloc, arena_iter_start, arena_next, arena_reserve, arena_reset,
-  calc_checksum,
-  it_address, it_age, it_checksum, it_flags, it_head, it_hnext, it_hprev, it_mm, it_next, it_seq, it_set_age, it_set_checksum,
-  it_set_flags, it_set_head, it_set_hnext, it_set_hprev, it_set_seq, it_set_skips, it_set_unode, it_skips, it_unode, memcmp_pages,
-  nd_dnext, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_set_item_count, nd_set_items, sl_mm, sl_next, sl_prev,
-  sl_set_next, sl_set_prev, un_content, un_item, un_page,
+  kAdvisorMaxCpu, kAdvisorMaxPages, kAdvisorMode, kAdvisorTargetScanTime, kPagesToScan, kRun, kSleepMs, kSmartScan,
+  kUseZeroPages,
+} from "./ksm_sysfs";
+import {
+  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve, calc_checksum, it_address, it_age,
+  it_checksum, it_flags, it_head, it_hnext, it_hprev, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
+  it_set_head, it_set_hnext, it_set_hprev, it_set_skips, it_set_unode, it_skips, it_unode, nd_dnext, nd_dup_count, nd_dups,
+  nd_is_chain, nd_item_count, nd_set_item_count, nd_set_items, sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
 } from "./ksm_types";
 import {
   KSM_ZERO_PAGE, mm_exited, mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_slot, mm_ksm_zero_pages, mm_page_count,
-  mm_set_ksm_merging_pages, mm_set_ksm_registered, mm_set_ksm_rmap_items, mm_set_ksm_slot, mm_set_ksm_zero_pages,
-  page_content, page_mapcount, page_set_mapcount, page_stable, vma_anon, vma_end, vma_flags, vma_start,
+  mm_set_ksm_merging_pages, mm_set_ksm_registered, mm_set_ksm_rmap_items, mm_set_ksm_slot, mm_set_ksm_zero_pages, page_content,
+  page_mapcount, page_set_mapcount, page_stable, vma_anon, vma_end, vma_flags, vma_start,
 } from "./mm_types";
-import { NO_PAGE, pt_count_ksm, pt_get, pt_next, pt_replace, ptPage, page_unmap, unshare_ksm_range } from "./pages";
-import { rb_erase, rb_first, rb_insert_color, rb_left, rb_link_node, rb_next, rb_right, rb_root_node } from "./rbtree";
-import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_lookup, tree_next } from "./tree";
+import { NO_PAGE, pt_count_ksm, pt_next, pt_replace, ptPage, page_unmap, unshare_ksm_range } from "./pages";
+import { rb_erase, rb_first, rb_next } from "./rbtree";
+import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_next } from "./tree";
 
 // ---- ksmd's state ---------------------------------------------------------------------
 let slotHead: usize = 0;
@@ -49,7 +48,6 @@ let curAddr: u64 = 0;
 let curLink: usize = 0;
 export let seqnr: i64 = 0;
 export const stableRoot = memory.data(4);
-const unstableRoot = memory.data(4);
 /** Simulated time (ms). */
 export let clock: f64 = 0;
 /** ksmd's CPU time (ns, task_sched_runtime()): the batch cost model, whatever sleep_millisecs is. */
@@ -197,194 +195,6 @@ function replace_page(item: usize, page: usize, kpage: usize): void {
   pt_replace(it_mm(item), it_address(item), kpage);
 }
 
-/** The anonymous page an item's address (in mm) maps now, if its VMA is still mergeable with an anon_vma. */
-function item_page(mm: usize, address: u64): usize {
-  const v = tree_lookup(mm, address);
-  if (v == 0 || (vma_flags(v) & VM_MERGEABLE) == 0 || vma_anon(v) == 0) return 0;
-  const page = pt_get(mm, address);
-  return page == KSM_ZERO_PAGE ? 0 : page;
-}
-
-/**
- * No syscall, write or knob change has run since this pass's unstable tree
- * was started (ksm_mm_changed() clears it). Until one does, every filed
- * node's address still maps the page it was filed with, in a mergeable VMA
- * with an anon_vma: within a scan ksmd only remaps an item's address after
- * taking the item out of the tree (its own visit, or as the partner of a
- * merge). So a walk may take the filed page instead of looking the address
- * up (get_mergeable_page()), which is what each level of it costs.
- */
-let unstableUnchanged = false;
-
-/** Anything outside ksmd's scan ran (index.ts, before every other command). */
-export function ksm_mm_changed(): void {
-  unstableUnchanged = false;
-}
-
-/** The partner's page found by unstable_search_insert. */
-let partnerPage: usize = 0;
-
-// ---- the unstable tree while nothing has changed: an index, the tree built only if needed ----
-// While unstableUnchanged holds, the filed contents are exact and distinct
-// (a second page of a content finds the first and merges instead of being
-// filed), so every walk ends where a lookup of the content says: at the
-// node of that content, or, if none, at a new leaf. The pass's nodes then
-// go into a content index only (unstableLazy), and the red-black tree the
-// reference builds is built only if memory changes in the middle of the
-// pass: by replaying the pass's inserts (the arena's nodes, in order) and
-// erasures (logged with how many inserts came before each), which gives
-// its exact shape. A pass that ends unchanged never builds it.
-const unstableIndex = content_index(memory.data(offsetof<ContentIndex>(), 8));
-let unstableLazy = false;
-/** Nodes filed this pass while lazy (they are the arena's first ones). */
-let lazyInserts: u32 = 0;
-/** The erasures while lazy: (node, inserts before it) pairs of u32. */
-let eraseLog: usize = 0;
-let eraseCap: u32 = 0;
-let eraseCount: u32 = 0;
-
-/** A pass begins: its unstable tree starts as an empty index. */
-function unstable_lazy_start(): void {
-  cindex_reset(unstableIndex);
-  unstableLazy = true;
-  lazyInserts = 0;
-  eraseCount = 0;
-}
-
-/** Log that node left the tree; false if the log cannot grow. */
-function erase_log_push(node: usize): bool {
-  if (eraseCount == eraseCap) {
-    const cap: u32 = eraseCap == 0 ? 512 : eraseCap * 2;
-    const t = block_alloc(pow2_class(<usize>cap << 3));
-    if (t == 0) return false;
-    if (eraseLog != 0) {
-      memory.copy(t, eraseLog, <usize>eraseCount << 3);
-      block_free(pow2_class(<usize>eraseCap << 3), eraseLog);
-    }
-    eraseLog = t;
-    eraseCap = cap;
-  }
-  store<u32>(eraseLog + (<usize>eraseCount << 3), <u32>node);
-  store<u32>(eraseLog + (<usize>eraseCount << 3), lazyInserts, 4);
-  eraseCount++;
-  return true;
-}
-
-/** Link node u into the tree by its filed content (the walk's insert, on exact contents). */
-function unstable_link(u: usize): void {
-  const content = un_content(u);
-  let parent: usize = 0;
-  let left = false;
-  let cur = rb_root_node(unstableRoot);
-  while (cur != 0) {
-    parent = cur;
-    left = memcmp_pages(content, un_content(cur)) < 0;
-    cur = left ? rb_left(cur) : rb_right(cur);
-  }
-  rb_link_node(u, parent, left, unstableRoot);
-  rb_insert_color(u, unstableRoot);
-}
-
-/** Build the pass's red-black tree from its inserts and erasures so far; the tree is real from now on. */
-function unstable_build(): void {
-  unstableLazy = false;
-  store<u32>(unstableRoot, 0);
-  arena_iter_start();
-  let e: u32 = 0;
-  for (let k: u32 = 1; k <= lazyInserts; k++) {
-    unstable_link(arena_next());
-    while (e < eraseCount && load<u32>(eraseLog + (<usize>e << 3), 4) == k) {
-      rb_erase(<usize>load<u32>(eraseLog + (<usize>e << 3)), unstableRoot);
-      e++;
-    }
-  }
-}
-
-/** node (filed this pass) leaves the unstable tree. */
-function unstable_erase(node: usize): void {
-  if (unstableLazy) {
-    cindex_remove(unstableIndex, un_content(node), node);
-    if (erase_log_push(node)) return;
-    // No room to log it: the tree now, then the erasure in it.
-    unstable_build();
-  }
-  rb_erase(node, unstableRoot);
-}
-
-/** File item's page under its content (a new leaf of the walk, the tree built later if needed). */
-function unstable_file(item: usize, page: usize, content: u64, u: usize): void {
-  store<u32>(u, <u32>item, 16);
-  store<u32>(u, <u32>page, 20);
-  store<u64>(u, content, 24);
-  it_set_unode(item, u);
-  it_set_flags(item, UNSTABLE);
-  it_set_seq(item, <u32>seqnr & 0xff);
-  pagesUnshared++;
-}
-
-/** unstable_tree_search_insert(): a partner of equal content (its page in partnerPage), or 0 after filing item. */
-function unstable_search_insert(item: usize, page: usize): usize {
-  const content = page_content(page);
-  if (unstableLazy) {
-    if (unstableUnchanged) {
-      const t = cindex_get(unstableIndex, content);
-      if (t != 0) {
-        // The very same page (shared through fork) is never merged with itself.
-        if (un_page(t) == page) return 0;
-        partnerPage = un_page(t);
-        return un_item(t);
-      }
-      if (cindex_reserve(unstableIndex)) {
-        const u = arena_alloc();
-        cindex_put(unstableIndex, content, u);
-        lazyInserts++;
-        unstable_file(item, page, content, u);
-        return 0;
-      }
-    }
-    // Memory changed in the middle of the pass, or the index cannot grow: the tree as it stands, then the walk.
-    unstable_build();
-  }
-  let parent: usize = 0;
-  let left = false;
-  let cur = rb_root_node(unstableRoot);
-  while (cur != 0) {
-    // The page cur's address maps now and its content (get_mergeable_page()):
-    // as filed while nothing outside ksmd has run since the pass began.
-    let tPage: usize;
-    let tContent: u64;
-    if (unstableUnchanged) {
-      tPage = un_page(cur);
-      tContent = un_content(cur);
-    } else {
-      const t = un_item(cur);
-      tPage = item_page(it_mm(t), it_address(t));
-      // The partner's page is gone: give up without filing item (it stays volatile).
-      if (tPage == 0) return 0;
-      tContent = page_content(tPage);
-    }
-    // The very same page (shared through fork) is never merged with itself.
-    if (tPage == page) return 0;
-    const c = memcmp_pages(content, tContent);
-    parent = cur;
-    if (c < 0) {
-      left = true;
-      cur = rb_left(cur);
-    } else if (c > 0) {
-      left = false;
-      cur = rb_right(cur);
-    } else {
-      partnerPage = tPage;
-      return un_item(cur);
-    }
-  }
-  const u = arena_alloc();
-  rb_link_node(u, parent, left, unstableRoot);
-  rb_insert_color(u, unstableRoot);
-  unstable_file(item, page, content, u);
-  return 0;
-}
-
 /** With use_zero_pages, a zero-filled page is replaced by the zero page (try_to_merge_one_page + ZERO). */
 function try_zero_page_merge(item: usize, page: usize): bool {
   if (kUseZeroPages == 0 || page_content(page) != 0) return false;
@@ -420,7 +230,7 @@ function cmp_and_merge_page(page: usize, item: usize): void {
   }
   const tItem = unstable_search_insert(item, page);
   if (tItem != 0) {
-    const tPage = partnerPage;
+    const tPage = unstable_partner_page();
     // merge_two_pages(): page becomes the KSM page, the partner maps it too.
     remove_rmap_item_from_tree(tItem);
     replace_page(tItem, tPage, page);
@@ -523,10 +333,7 @@ function scan_get_next_rmap_item(): usize {
   if (curSlot == 0) {
     // A new pass: the advisor notes its start; the unstable tree starts empty; old items keep their flag.
     advisor_start_scan(kAdvisorMode, clock);
-    store<u32>(unstableRoot, 0);
-    arena_reset();
-    unstableUnchanged = true;
-    unstable_lazy_start();
+    unstable_pass_start();
     curSlot = slotHead;
     curAddr = 0;
     curLink = curSlot + SL_ITEMS;
