@@ -342,6 +342,12 @@ export function stable_nodes_droppable(): bool {
       return false;
     }
   }
+  remove_all_stable_nodes();
+  return true;
+}
+
+/** remove_all_stable_nodes(): drop every node whose page is no longer mapped, and every chain left empty (in tree order). */
+export function remove_all_stable_nodes(): void {
   let n = rb_first(stableRoot);
   while (n != 0) {
     const next = rb_next(n);
@@ -349,16 +355,17 @@ export function stable_nodes_droppable(): bool {
       let d = nd_dups(n);
       while (d != 0) {
         const dn = nd_dnext(d);
-        remove_node(d);
+        if (is_stale(d)) remove_node(d);
         d = dn;
       }
-      rb_erase(n, stableRoot);
-      chains--;
-      block_free(CLASS_NODE, n);
-    } else {
+      if (nd_dup_count(n) == 0) {
+        rb_erase(n, stableRoot);
+        chains--;
+        block_free(CLASS_NODE, n);
+      }
+    } else if (is_stale(n)) {
       remove_node(n);
     }
     n = next;
   }
-  return true;
 }

@@ -17,7 +17,9 @@ import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_rese
 import { ENOMEM, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
-import { is_stale, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search } from "./ksm_stable";
+import {
+  is_stale, remove_all_stable_nodes, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search,
+} from "./ksm_stable";
 import { unstable_erase, unstable_partner_page, unstable_pass_start, unstable_search_insert } from "./ksm_unstable";
 import {
   kAdvisorMaxCpu, kAdvisorMaxPages, kAdvisorMode, kAdvisorTargetScanTime, kPagesToScan, kRun, kSleepMs, kSmartScan,
@@ -26,8 +28,8 @@ import {
 import {
   BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve, calc_checksum, it_address, it_age,
   it_checksum, it_flags, it_head, it_hnext, it_hprev, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
-  it_set_head, it_set_hnext, it_set_hprev, it_set_skips, it_set_unode, it_skips, it_unode, nd_dnext, nd_dup_count, nd_dups,
-  nd_is_chain, nd_item_count, nd_set_item_count, nd_set_items, sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
+  it_set_head, it_set_hnext, it_set_hprev, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
+  nd_set_items, sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
 } from "./ksm_types";
 import {
   KSM_ZERO_PAGE, mm_exited, mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_slot, mm_ksm_zero_pages, mm_page_count,
@@ -35,7 +37,6 @@ import {
   page_mapcount, page_set_mapcount, page_stable, vma_anon, vma_end, vma_flags, vma_start,
 } from "./mm_types";
 import { NO_PAGE, pt_count_ksm, pt_next, pt_replace, ptPage, page_unmap, unshare_ksm_range } from "./pages";
-import { rb_erase, rb_first, rb_next } from "./rbtree";
 import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_next } from "./tree";
 
 // ---- ksmd's state ---------------------------------------------------------------------
@@ -484,27 +485,7 @@ export function unmerge_all(): void {
     if (mm_exited(sl_mm(s))) slot_remove(s);
     s = next;
   }
-  // remove_all_stable_nodes(): drop every node whose page is no longer mapped (in tree order).
-  let n = rb_first(stableRoot);
-  while (n != 0) {
-    const next = rb_next(n);
-    if (nd_is_chain(n)) {
-      let d = nd_dups(n);
-      while (d != 0) {
-        const dn = nd_dnext(d);
-        if (is_stale(d)) remove_node(d);
-        d = dn;
-      }
-      if (nd_dup_count(n) == 0) {
-        rb_erase(n, stableRoot);
-        chains--;
-        block_free(CLASS_NODE, n);
-      }
-    } else if (is_stale(n)) {
-      remove_node(n);
-    }
-    n = next;
-  }
+  remove_all_stable_nodes();
   curSlot = 0;
   seqnr = 0;
 }

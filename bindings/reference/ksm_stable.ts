@@ -243,12 +243,19 @@ export function stable_nodes_droppable(ksm: Ksm): boolean {
   for (const n of nodes) {
     if ((n.isChain ? n.dups : [n]).some((d) => !is_stale(d))) return false;
   }
-  for (const n of nodes) {
-    if (n.isChain) {
-      for (const d of [...n.dups]) remove_node(ksm, d);
-      rb_erase(n, ksm.stableRoot);
-      ksm.chains--;
-    } else remove_node(ksm, n);
-  }
+  remove_all_stable_nodes(ksm);
   return true;
+}
+
+/** remove_all_stable_nodes(): drop every node whose page is no longer mapped, and every chain left empty (in tree order). */
+export function remove_all_stable_nodes(ksm: Ksm): void {
+  for (const n of stable_nodes(ksm)) {
+    if (n.isChain) {
+      for (const d of [...n.dups]) if (is_stale(d)) remove_node(ksm, d);
+      if (n.dups.length === 0) {
+        rb_erase(n, ksm.stableRoot);
+        ksm.chains--;
+      }
+    } else if (is_stale(n)) remove_node(ksm, n);
+  }
 }

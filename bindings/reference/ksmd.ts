@@ -12,7 +12,9 @@ import { VM_MERGEABLE } from "../kernel/facts.js";
 import { vmAny } from "../kernel/vmflags.js";
 import type { Kernel } from "./kernel.js";
 import { AdvisorCtx, advisor_start_scan, advisor_stop_scan } from "./ksm_advisor.js";
-import { is_stale, remove_node, stable_nodes, stable_tree_append, stable_tree_insert, stable_tree_search } from "./ksm_stable.js";
+import {
+  is_stale, remove_all_stable_nodes, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search,
+} from "./ksm_stable.js";
 import {
   BATCH_US, JIFFY_MS, type KsmKnobs, MmSlot, PAGE_US, RmapItem, STABLE, type StableNode, UNSTABLE, calc_checksum, memcmp_pages,
 } from "./ksm_types.js";
@@ -396,16 +398,7 @@ export class Ksm {
     }
     // An exiting mm's slot goes with its items (ksm_test_exit() in the same loop).
     for (let i = this.slots.length - 1; i >= 0; i--) if (this.slots[i]!.mm.exited) this.slot_remove(i);
-    // remove_all_stable_nodes(): drop every node whose page is no longer mapped.
-    for (const n of stable_nodes(this)) {
-      if (n.isChain) {
-        for (const d of [...n.dups]) if (is_stale(d)) remove_node(this, d);
-        if (n.dups.length === 0) {
-          rb_erase(n, this.stableRoot);
-          this.chains--;
-        }
-      } else if (is_stale(n)) remove_node(this, n);
-    }
+    remove_all_stable_nodes(this);
     this.curSlot = -1;
     this.seqnr = 0;
   }
