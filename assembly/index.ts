@@ -90,6 +90,8 @@ function reserve_pages_in(mm: usize, first: u64, last: u64, mask: u32, want: u32
     // The next VMA starts at or after this one's end: past the range, stop without reading it.
     v = vma_end(v) < last ? tree_next(mm, v) : 0;
   }
+  // Nothing to install (the common mprotect): nothing to reserve.
+  if (pages == 0) return true;
   return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
 }
 
