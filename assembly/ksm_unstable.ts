@@ -24,8 +24,13 @@ import { tree_lookup } from "./tree";
 
 const unstableRoot = memory.data(4);
 
-/** The anonymous page an item's address (in mm) maps now, if its VMA is still mergeable with an anon_vma. */
-function item_page(mm: usize, address: u64): usize {
+/**
+ * get_mergeable_page(): the anonymous page item's address maps now, or 0 if
+ * its VMA is gone or no longer mergeable with an anon_vma (find_mergeable_vma()).
+ */
+function get_mergeable_page(item: usize): usize {
+  const mm = it_mm(item);
+  const address = it_address(item);
   const v = tree_lookup(mm, address);
   if (v == 0 || (vma_flags(v) & VM_MERGEABLE) == 0 || vma_anon(v) == 0) return 0;
   const page = pt_get(mm, address);
@@ -48,13 +53,8 @@ export function ksm_mm_changed(): void {
   unstableUnchanged = false;
 }
 
-/** The partner's page found by unstable_search_insert. */
-let partnerPage: usize = 0;
-
 /** The page of the partner unstable_search_insert last returned. */
-export function unstable_partner_page(): usize {
-  return partnerPage;
-}
+export let partnerPage: usize = 0;
 
 // ---- the unstable tree while nothing has changed: an index, the tree built only if needed ----
 // While unstableUnchanged holds, the filed contents are exact and distinct
@@ -193,7 +193,7 @@ export function unstable_search_insert(item: usize, page: usize): usize {
       tContent = un_content(cur);
     } else {
       const t = un_item(cur);
-      tPage = item_page(it_mm(t), it_address(t));
+      tPage = get_mergeable_page(t);
       // The partner's page is gone: give up without filing item (it stays volatile).
       if (tPage == 0) return 0;
       tContent = page_content(tPage);

@@ -20,7 +20,7 @@ import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
 import {
   is_stale, remove_all_stable_nodes, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search,
 } from "./ksm_stable";
-import { unstable_erase, unstable_partner_page, unstable_pass_start, unstable_search_insert } from "./ksm_unstable";
+import { partnerPage, unstable_erase, unstable_pass_start, unstable_search_insert } from "./ksm_unstable";
 import {
   kAdvisorMaxCpu, kAdvisorMaxPages, kAdvisorMode, kAdvisorTargetScanTime, kPagesToScan, kRun, kSleepMs, kSmartScan,
   kUseZeroPages,
@@ -231,7 +231,7 @@ function cmp_and_merge_page(page: usize, item: usize): void {
   }
   const tItem = unstable_search_insert(item, page);
   if (tItem != 0) {
-    const tPage = unstable_partner_page();
+    const tPage = partnerPage;
     // merge_two_pages(): page becomes the KSM page, the partner maps it too.
     remove_rmap_item_from_tree(tItem);
     replace_page(tItem, tPage, page);

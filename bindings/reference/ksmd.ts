@@ -139,8 +139,11 @@ export class Ksm {
     item.mm.pages.set(item.address, kpage);
   }
 
-  /** The anonymous page item's address maps now, if its VMA is still mergeable with an anon_vma. */
-  private item_page(item: RmapItem): Page | null {
+  /**
+   * get_mergeable_page(): the anonymous page item's address maps now, or null if
+   * its VMA is gone or no longer mergeable with an anon_vma (find_mergeable_vma()).
+   */
+  private get_mergeable_page(item: RmapItem): Page | null {
     const vma = item.mm.tree.lookup(item.address);
     if (vma === null || !vmAny(vma.flags, VM_MERGEABLE) || vma.anonVma === null) return null;
     const page = item.mm.pages.get(item.address);
@@ -153,7 +156,7 @@ export class Ksm {
     let left = false;
     let cur = this.unstableRoot.node;
     while (cur !== null) {
-      const tPage = this.item_page(cur);
+      const tPage = this.get_mergeable_page(cur);
       // The partner's page is gone: give up without filing item (it stays volatile).
       if (tPage === null) return null;
       // The very same page (shared through fork) is never merged with itself.
