@@ -360,4 +360,71 @@ eachEngine(() => {
       expect(g(sim)).toMatchObject({ shared: 1, sharing: 1, chains: 0, dups: 0 });
     });
   });
+
+  // The Wasm engine answers stable-tree searches (and unstable ones within a pass) from content
+  // indexes whose home slots keep consecutive contents together: contents that crowd a few slots
+  // must merge exactly as any others (docs/ksm.md, "Speed").
+  describe("many contents, however their values are spread", () => {
+    /** Content k of a spread: consecutive, high bits only, page-aligned, mixed, scrambled. */
+    const spreads: ((k: bigint) => bigint)[] = [
+      (k) => k,
+      (k) => k << 44n,
+      (k) => k << 12n,
+      (k) => (k << 32n) | k,
+      (k) => (k * 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn,
+    ];
+
+    it("200 contents that differ only above bit 44, three copies each, merge; rewritten, they go unshared; written back, merge again", () => {
+      const sim = ksmSim();
+      const p = sim.process("main");
+      region(p, 0, 600);
+      const content = (i: number) => BigInt((i % 200) + 1) << 44n;
+      for (let i = 0; i < 600; i++) fill(p, i, 1, content(i));
+      scan(sim, 2);
+      expect(g(sim)).toEqual({ shared: 200, sharing: 400, unshared: 0, volatile: 0, chains: 0, dups: 0, zero: 0, rmap: 600 });
+      // Every copy of contents 1-80 rewritten: their KSM pages go stale, the pages are unique now.
+      const rewritten = [...Array(600).keys()].filter((i) => i % 200 < 80);
+      for (const i of rewritten) fill(p, i, 1, "unique");
+      scan(sim, 2);
+      expect(g(sim)).toEqual({ shared: 120, sharing: 240, unshared: 240, volatile: 0, chains: 0, dups: 0, zero: 0, rmap: 600 });
+      for (const i of rewritten) fill(p, i, 1, content(i));
+      scan(sim, 2);
+      expect(g(sim)).toEqual({ shared: 200, sharing: 400, unshared: 0, volatile: 0, chains: 0, dups: 0, zero: 0, rmap: 600 });
+    });
+
+    it("random layouts of contents from every spread: after two passes, shared = contents with copies, unshared = lone pages", () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.record({ spread: fc.nat(spreads.length - 1), k: fc.integer({ min: 1, max: 5000 }), copies: fc.integer({ min: 1, max: 5 }) }), { minLength: 1, maxLength: 150 }),
+          fc.nat(),
+          (contents, seed) => {
+            const values = new Map<bigint, number>();
+            for (const c of contents) {
+              const v = spreads[c.spread](BigInt(c.k));
+              values.set(v, (values.get(v) ?? 0) + c.copies);
+            }
+            const pages = [...values].flatMap(([v, n]) => Array<bigint>(n).fill(v));
+            // A fixed shuffle of the pages (seeded), so copies are spread over the region.
+            let s = seed | 1;
+            for (let i = pages.length - 1; i > 0; i--) {
+              s = (s * 1103515245 + 12345) & 0x7fffffff;
+              const j = s % (i + 1);
+              [pages[i], pages[j]] = [pages[j], pages[i]];
+            }
+            const sim = ksmSim();
+            const p = sim.process("main");
+            region(p, 0, pages.length);
+            pages.forEach((v, i) => fill(p, i, 1, v));
+            scan(sim, 2);
+            const counts = [...values.values()];
+            const shared = counts.filter((n) => n >= 2).length;
+            const sharing = counts.filter((n) => n >= 2).reduce((t, n) => t + n - 1, 0);
+            const unshared = counts.filter((n) => n === 1).length;
+            expect(g(sim)).toEqual({ shared, sharing, unshared, volatile: 0, chains: 0, dups: 0, zero: 0, rmap: pages.length });
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  });
 });
