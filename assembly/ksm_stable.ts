@@ -16,7 +16,7 @@ import { sw } from "./kernel";
 import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
 import { kMaxPageSharing, kPruneMs } from "./ksm_sysfs";
 import {
-  STABLE, it_hnext, it_mm, it_set_flags, it_set_head, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
+  STABLE, it_flags, it_head, it_hlist, it_hnext, it_hprev, it_mm, it_set_flags, it_set_head, it_set_hlist, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
   nd_dnext, nd_dprev, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_items, nd_page, nd_prune_time, nd_set_chain, nd_set_dnext,
   nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count, nd_set_items, nd_set_prune_time,
 } from "./ksm_types";
@@ -50,20 +50,24 @@ export function ksm_page_unmapped(node: usize): void {
  */
 export function remove_node(node: usize): void {
   const count = nd_item_count(node);
+  if (count > 0) {
+    pagesShared--;
+    pagesSharing -= count - 1;
+  }
   let it = nd_items(node);
-  let i: u32 = 0;
   while (it != 0) {
     const next = it_hnext(it);
-    if (i == count - 1) pagesShared--;
-    else pagesSharing--;
-    const mm = it_mm(it);
-    mm_set_ksm_merging_pages(mm, mm_ksm_merging_pages(mm) - 1);
-    it_set_head(it, 0);
-    it_set_flags(it, 0);
+    // The list also holds items that left the node (hlist_unlink_item): only the node's own lose their flag.
+    if ((it_flags(it) & STABLE) != 0 && it_head(it) == node) {
+      const mm = it_mm(it);
+      mm_set_ksm_merging_pages(mm, mm_ksm_merging_pages(mm) - 1);
+      it_set_head(it, 0);
+      it_set_flags(it, 0);
+    }
     it_set_hprev(it, 0);
     it_set_hnext(it, 0);
+    it_set_hlist(it, 0);
     it = next;
-    i++;
   }
   nd_set_items(node, 0);
   nd_set_item_count(node, 0);
@@ -315,16 +319,38 @@ export function stable_tree_insert(kpage: usize): usize {
   return node;
 }
 
+/**
+ * An item that left a stable node (remove_rmap_item_from_tree) is only
+ * counted out: it stays in the node's list, whose neighbours are other
+ * pages' items (two misses for a page that is merely rewritten), until it
+ * joins another list, is freed, or the node goes (remove_node skips it).
+ * No result depends on the list's order or on who is in it.
+ */
+export function hlist_unlink_item(item: usize): void {
+  const node = it_hlist(item);
+  if (node == 0) return;
+  const p = it_hprev(item);
+  const n = it_hnext(item);
+  if (p != 0) it_set_hnext(p, n);
+  else nd_set_items(node, n);
+  if (n != 0) it_set_hprev(n, p);
+  it_set_hprev(item, 0);
+  it_set_hnext(item, 0);
+  it_set_hlist(item, 0);
+}
+
 /** stable_tree_append(): item now maps node's KSM page. */
 export function stable_tree_append(item: usize, node: usize): void {
   const n = nd_item_count(node);
   if (n > 0) pagesSharing++;
   else pagesShared++;
+  hlist_unlink_item(item);
   const h = nd_items(node);
   it_set_hprev(item, 0);
   it_set_hnext(item, h);
   if (h != 0) it_set_hprev(h, item);
   nd_set_items(node, item);
+  it_set_hlist(item, node);
   nd_set_item_count(node, n + 1);
   it_set_head(item, node);
   it_set_flags(item, STABLE);

@@ -40,10 +40,13 @@ export function calc_checksum(content: u64): u32 {
 
 // ---- struct ksm_rmap_item: 40 bytes ---------------------------------------------------
 // 0 head (its stable node) while STABLE, its unstable-tree node while
-// UNSTABLE; 4/8 prev/next in the stable node's list of items; 12
+// UNSTABLE; 4/8 prev/next in a stable node's list of items; 12
 // oldchecksum, 16 age u8, 17 remaining_skips u8, 18 flags u8, 19 seq u8 (low
 // byte of seqnr when inserted in the unstable tree), 20 mm, 24 next in the
-// slot's list, 32 address u64.
+// slot's list, 28 the stable node whose list holds the item (0: none), 32
+// address u64. An item that leaves a stable node stays in the node's list
+// until it joins another, is freed, or the node goes (ksm_stable.ts): its
+// neighbours in the list are other pages' items, far away in memory.
 export const ITEM_SIZE: usize = 40;
 // @ts-ignore: decorator
 @inline export function it_checksum(i: usize): u32 { return load<u32>(i, 12); }
@@ -83,6 +86,10 @@ export const ITEM_SIZE: usize = 40;
 @inline export function it_set_hnext(i: usize, p: usize): void { store<u32>(i, <u32>p, 8); }
 // @ts-ignore: decorator
 @inline export function it_mm(i: usize): usize { return load<u32>(i, 20); }
+// @ts-ignore: decorator
+@inline export function it_hlist(i: usize): usize { return load<u32>(i, 28); }
+// @ts-ignore: decorator
+@inline export function it_set_hlist(i: usize, n: usize): void { store<u32>(i, <u32>n, 28); }
 /** The link to the slot's next item lives at item + IT_NEXT (a slot's first link at slot + SL_ITEMS). */
 export const IT_NEXT: usize = 24;
 // @ts-ignore: decorator

@@ -10,15 +10,18 @@
 // Where the reference keeps arrays, the records keep the kernel's lists:
 // a slot's rmap_items are a singly linked list in address order with the
 // cursor a pointer to the link to follow (ksm_scan.rmap_list), so a visit
-// never searches; a stable node's items and a chain's dups are doubly
-// linked lists, head first, as the reference's arrays are ordered.
+// never searches; a chain's dups are a doubly linked list, head first, as
+// the reference's array is ordered; a stable node's items are a doubly
+// linked list that may also hold items already counted out of the node
+// (hlist_unlink_item() in ksm_stable.ts: no result depends on that list's
+// order or membership, only on the node's count and the items' own flags).
 
 import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve } from "./alloc";
 import { ENOMEM, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
 import {
-  is_stale, remove_all_stable_nodes, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search,
+  hlist_unlink_item, is_stale, remove_all_stable_nodes, remove_node, stable_tree_append, stable_tree_insert, stable_tree_search,
 } from "./ksm_stable";
 import { partnerPage, unstable_erase, unstable_pass_start, unstable_search_insert } from "./ksm_unstable";
 import {
@@ -27,9 +30,9 @@ import {
 } from "./ksm_sysfs";
 import {
   BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve, calc_checksum, it_address, it_age,
-  it_checksum, it_flags, it_head, it_hnext, it_hprev, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
-  it_set_head, it_set_hnext, it_set_hprev, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
-  nd_set_items, sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
+  it_checksum, it_flags, it_head, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
+  it_set_head, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
+  sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
 } from "./ksm_types";
 import {
   KSM_ZERO_PAGE, mm_exited, mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_slot, mm_ksm_zero_pages, mm_page_count,
@@ -150,6 +153,7 @@ function slot_remove(slot: usize): void {
 
 function item_free(item: usize): void {
   remove_rmap_item_from_tree(item);
+  hlist_unlink_item(item);
   rmapItems--;
   const mm = it_mm(item);
   mm_set_ksm_rmap_items(mm, mm_ksm_rmap_items(mm) - 1);
@@ -165,12 +169,7 @@ function remove_rmap_item_from_tree(item: usize): void {
       remove_node(node);
       return;
     }
-    // hlist_del(): out of the node's items.
-    const p = it_hprev(item);
-    const n = it_hnext(item);
-    if (p != 0) it_set_hnext(p, n);
-    else nd_set_items(node, n);
-    if (n != 0) it_set_hprev(n, p);
+    // Counted out of the node's items; it stays in the node's list until it joins another (hlist_unlink_item()).
     const left = nd_item_count(node) - 1;
     nd_set_item_count(node, left);
     if (left > 0) pagesSharing--;
