@@ -39,7 +39,7 @@ import {
   mm_set_ksm_merging_pages, mm_set_ksm_registered, mm_set_ksm_rmap_items, mm_set_ksm_slot, mm_set_ksm_zero_pages, page_content,
   page_mapcount, page_set_mapcount, page_stable, vma_anon, vma_end, vma_flags, vma_start,
 } from "./mm_types";
-import { NO_PAGE, pt_count_ksm, pt_next, pt_replace, ptPage, page_unmap, unshare_ksm_range } from "./pages";
+import { NO_PAGE, pt_count_ksm, pt_next, pt_replace, pt_warm_leaf, ptLeaf, ptPage, page_unmap, unshare_ksm_range } from "./pages";
 import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_next } from "./tree";
 
 // ---- ksmd's state ---------------------------------------------------------------------
@@ -281,6 +281,10 @@ function get_next_rmap_item(mm: usize, address: u64): usize {
   return item;
 }
 
+/** The leaf scan_mm last read ahead (pt_warm_leaf), and what the read-aheads loaded (kept so that they stay). */
+let warmedLeaf: usize = 0;
+export let warmSink: u32 = 0;
+
 /** The page of the item scan_get_next_rmap_item returned. */
 let scanPage: usize = 0;
 /** The VMA of the last page (scanLast) scan_mm returned, in scanMm, while the VMA trees were at scanGen. */
@@ -309,6 +313,13 @@ function scan_mm(mm: usize): usize {
       if (address == NO_PAGE) break;
       const page = ptPage;
       at = address + 1;
+      if (ptLeaf != warmedLeaf) {
+        // A new leaf: its pages' records, all at once.
+        warmedLeaf = ptLeaf;
+        const o = <u32>(address & 511);
+        const stop = end - (address - o) < 512 ? <u32>(end - (address - o)) : 512;
+        warmSink += pt_warm_leaf(ptLeaf, o, stop);
+      }
       if (page == KSM_ZERO_PAGE) continue;
       curAddr = address;
       const item = get_next_rmap_item(mm, address);

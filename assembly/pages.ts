@@ -187,8 +187,24 @@ export function pt_replace(mm: usize, vpn: u64, page: usize): void {
   store<u32>(pt_slot(mm, vpn), <u32>page);
 }
 
-/** The page of the last pt_next. */
+/** The page of the last pt_next, and the leaf that maps it. */
 export let ptPage: usize = 0;
+export let ptLeaf: usize = 0;
+
+/**
+ * Load the page records of leaf's entries o .. stop-1 together (ksmd's
+ * read-ahead: scan_mm calls it on entering a leaf), so that their cache
+ * misses overlap instead of coming one visit at a time; returns a sum of
+ * what it read, which the caller keeps so the loads stay.
+ */
+export function pt_warm_leaf(leaf: usize, o: u32, stop: u32): u32 {
+  let s: u32 = 0;
+  for (; o < stop; o++) {
+    const p = <usize>load<u32>(leaf + (<usize>o << 2));
+    if (p > KSM_ZERO_PAGE) s += load<u32>(p, 12);
+  }
+  return s;
+}
 
 /**
  * The first page number >= from and < end that maps a page (ptPage), or
@@ -215,6 +231,7 @@ export function pt_next(mm: usize, from: u64, end: u64): u64 {
         sMm = mm;
         sIdx = i;
         ptPage = p;
+        ptLeaf = leaf;
         return base + o;
       }
     }
