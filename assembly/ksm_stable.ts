@@ -7,10 +7,13 @@
 //
 // One shortcut keeps visits cheap without changing any result: a stable
 // node keeps its KSM page's content and a stale flag, so a walk reads one
-// record per level; and a content index (ksm_content_index.ts) answers
-// stable_tree_search() when the walk could have no side effect.
+// record per level; a content index (ksm_content_index.ts) answers
+// stable_tree_search() when the walk could have no side effect; and while
+// every insert has been such a walk, the red-black tree itself is built
+// only when something first needs it (stable_tree(): by replaying the
+// inserts in order, which gives the reference's exact shape).
 
-import { CLASS_NODE, block_alloc, block_free } from "./alloc";
+import { CLASS_NODE, block_alloc, block_free, pow2_class } from "./alloc";
 import { SW_KSM_DUP_CANDIDATES_ONLY } from "./generated/facts";
 import { sw } from "./kernel";
 import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
@@ -29,6 +32,55 @@ import { rb_erase, rb_first, rb_insert_color, rb_left, rb_link_node, rb_next, rb
 let staleInTree: i64 = 0;
 /** The stable tree's regular nodes by content (ksm_content_index.ts). */
 const byContent = content_index(memory.data(offsetof<ContentIndex>(), 8));
+
+// ---- the tree built only when needed ----------------------------------------------------
+// While stableLazy, the tree's nodes are regular ones of distinct contents,
+// each filed when the tree had no chain and no stale node (so its insert
+// walk had no side effect and ended at a new leaf): they are in byContent
+// and, in insert order, in stableLog; their red-black links are not set.
+let stableLazy = true;
+let stableLog: usize = 0;
+let stableLogCap: u32 = 0;
+let stableLogCount: u32 = 0;
+
+/** Room for one more logged insert; false if the log cannot grow. */
+function stable_log_reserve(): bool {
+  if (stableLogCount < stableLogCap) return true;
+  const cap: u32 = stableLogCap == 0 ? 1024 : stableLogCap * 2;
+  const t = cap <= 0x10000000 ? block_alloc(pow2_class(<usize>cap << 2)) : 0;
+  if (t == 0) return false;
+  if (stableLog != 0) {
+    memory.copy(t, stableLog, <usize>stableLogCount << 2);
+    block_free(pow2_class(<usize>stableLogCap << 2), stableLog);
+  }
+  stableLog = t;
+  stableLogCap = cap;
+  return true;
+}
+
+/** The stable tree's root, the tree built first if it was not (replaying the logged inserts in order). */
+function stable_tree(): usize {
+  if (stableLazy) {
+    stableLazy = false;
+    store<u32>(stableRoot, 0);
+    for (let i: u32 = 0; i < stableLogCount; i++) {
+      const node = <usize>load<u32>(stableLog + (<usize>i << 2));
+      const content = nd_content(node);
+      let parent: usize = 0;
+      let left = false;
+      let cur = rb_root_node(stable_tree());
+      while (cur != 0) {
+        parent = cur;
+        left = memcmp_pages(content, nd_content(cur)) < 0;
+        cur = left ? rb_left(cur) : rb_right(cur);
+      }
+      rb_link_node(node, parent, left, stableRoot);
+      rb_insert_color(node, stableRoot);
+    }
+    stableLogCount = 0;
+  }
+  return stableRoot;
+}
 
 /** A node is stale once its KSM page has no mapping left (freed): page.mapcount <= 0, flagged by ksm_page_unmapped. */
 // @ts-ignore: decorator
@@ -77,7 +129,7 @@ export function remove_node(node: usize): void {
     dup_unlink(chain, node);
     dups--;
   } else {
-    rb_erase(node, stableRoot);
+    rb_erase(node, stable_tree());
     cindex_remove(byContent, nd_content(node), node);
     if (is_stale(node)) staleInTree--;
   }
@@ -162,7 +214,7 @@ function stable_node_dup(chain: usize, mayPrune: bool): usize {
   if (found != 0) {
     if (legacy ? prune && live == 1 : nd_dup_count(chain) == 1) {
       dup_unlink(chain, found);
-      rb_replace_node(chain, found, stableRoot);
+      rb_replace_node(chain, found, stable_tree());
       cindex_add(byContent, nd_content(found), found);
       chains--;
       dups--;
@@ -213,7 +265,7 @@ function resolve_slow(node: usize, mayPrune: bool): bool {
   if (any == 0) {
     if (nd_is_chain(here)) {
       if (nd_dup_count(here) == 0) {
-        rb_erase(here, stableRoot);
+        rb_erase(here, stable_tree());
         chains--;
         block_free(CLASS_NODE, here);
         return false;
@@ -241,7 +293,7 @@ export function stable_tree_search(page: usize): usize {
     return n != 0 && candidate(n) ? nd_page(n) : 0;
   }
   for (;;) {
-    let cur = rb_root_node(stableRoot);
+    let cur = rb_root_node(stable_tree());
     let restart = false;
     while (cur != 0) {
       if (!resolve(cur, true)) {
@@ -261,13 +313,33 @@ export function stable_tree_search(page: usize): usize {
 /** stable_tree_insert(): file the new KSM page kpage, making or extending a chain if its content is there. */
 export function stable_tree_insert(kpage: usize): usize {
   const content = page_content(kpage);
+  // An empty tree starts unbuilt again.
+  if (!stableLazy && load<u32>(stableRoot) == 0) {
+    stableLazy = true;
+    stableLogCount = 0;
+  }
+  if (stableLazy) {
+    // The walk would have no side effect and end at a new leaf: log the insert, build the tree later.
+    if (chains == 0 && staleInTree == 0 && byContent.ok && cindex_get(byContent, content) == 0 && stable_log_reserve()) {
+      const node = block_alloc(CLASS_NODE);
+      if (node == 0) abort("vmasim internal error: stable node not reserved");
+      store<u32>(node, <u32>kpage, 20);
+      store<u64>(node, content, 56);
+      store<u32>(stableLog + (<usize>stableLogCount << 2), <u32>node);
+      stableLogCount++;
+      cindex_add(byContent, content, node);
+      page_set_stable(kpage, node);
+      return node;
+    }
+    stable_tree();
+  }
   let parent: usize = 0;
   let left = false;
   let equal: usize = 0;
   for (;;) {
     parent = 0;
     equal = 0;
-    let cur = rb_root_node(stableRoot);
+    let cur = rb_root_node(stable_tree());
     let restart = false;
     while (cur != 0) {
       if (!resolve(cur, false)) {
@@ -295,8 +367,8 @@ export function stable_tree_insert(kpage: usize): usize {
   store<u32>(node, <u32>kpage, 20);
   store<u64>(node, content, 56);
   if (equal == 0) {
-    rb_link_node(node, parent, left, stableRoot);
-    rb_insert_color(node, stableRoot);
+    rb_link_node(node, parent, left, stable_tree());
+    rb_insert_color(node, stable_tree());
     cindex_add(byContent, nd_content(node), node);
   } else {
     let chain = equal;
@@ -306,7 +378,7 @@ export function stable_tree_insert(kpage: usize): usize {
       if (chain == 0) abort("vmasim internal error: stable node not reserved");
       store<u8>(chain, 1, 16);
       nd_set_prune_time(chain, clock);
-      rb_replace_node(equal, chain, stableRoot);
+      rb_replace_node(equal, chain, stable_tree());
       cindex_remove(byContent, nd_content(equal), equal);
       dup_push(chain, equal);
       dups++;
@@ -361,7 +433,7 @@ export function stable_tree_append(item: usize, node: usize): void {
 /** max_page_sharing may change only with no KSM page mapped and every node droppable; drops them all. */
 export function stable_nodes_droppable(): bool {
   if (pagesShared > 0) return false;
-  for (let n = rb_first(stableRoot); n != 0; n = rb_next(n)) {
+  for (let n = rb_first(stable_tree()); n != 0; n = rb_next(n)) {
     if (nd_is_chain(n)) {
       for (let d = nd_dups(n); d != 0; d = nd_dnext(d)) if (!is_stale(d)) return false;
     } else if (!is_stale(n)) {
@@ -374,7 +446,7 @@ export function stable_nodes_droppable(): bool {
 
 /** remove_all_stable_nodes(): drop every node whose page is no longer mapped, and every chain left empty (in tree order). */
 export function remove_all_stable_nodes(): void {
-  let n = rb_first(stableRoot);
+  let n = rb_first(stable_tree());
   while (n != 0) {
     const next = rb_next(n);
     if (nd_is_chain(n)) {
@@ -385,7 +457,7 @@ export function remove_all_stable_nodes(): void {
         d = dn;
       }
       if (nd_dup_count(n) == 0) {
-        rb_erase(n, stableRoot);
+        rb_erase(n, stable_tree());
         chains--;
         block_free(CLASS_NODE, n);
       }
