@@ -125,9 +125,9 @@ let arenaPos: usize = 0;
   return ((chunk + 4 + UNODE_SIZE - 1) & ~(UNODE_SIZE - 1)) - chunk;
 }
 
-/** Room for one more node this pass; false if memory is exhausted. */
-export function arena_reserve(): bool {
-  if (arenaCur != 0 && arenaPos + UNODE_SIZE <= ARENA_BYTES) return true;
+/** Room for n (at most a chunk's worth) more nodes without allocating: the current chunk's rest, and the next chunk if needed. */
+export function arena_reserve_n(n: u32): bool {
+  if (arenaCur != 0 && arenaPos + <usize>n * UNODE_SIZE <= ARENA_BYTES) return true;
   if (arenaCur != 0 && load<u32>(arenaCur) != 0) return true;
   const c = block_alloc(pow2_class(ARENA_BYTES));
   if (c == 0) return false;

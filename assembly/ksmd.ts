@@ -29,7 +29,7 @@ import {
   kUseZeroPages,
 } from "./ksm_sysfs";
 import {
-  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve, calc_checksum, it_address, it_age,
+  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve_n, calc_checksum, it_address, it_age,
   it_checksum, it_flags, it_head, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
   it_set_head, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
   sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
@@ -381,11 +381,11 @@ function scan_get_next_rmap_item(): usize {
   return 0;
 }
 
-/** Room for one visit: an rmap_item, the two stable nodes a merge can make, an unstable-tree node. */
-// @ts-ignore: decorator
-@inline function reserve_visit(): bool {
-  return block_reserve(CLASS_ITEM, 1) && block_reserve(CLASS_NODE, 2) && arena_reserve();
+/** Room for n visits: an rmap_item each, the two stable nodes a merge can make, an unstable-tree node. */
+function reserve_visits(n: u32): bool {
+  return block_reserve(CLASS_ITEM, n) && block_reserve(CLASS_NODE, 2 * n) && arena_reserve_n(n);
 }
+const RESERVE_AHEAD: u32 = 64;
 
 /**
  * One batch of at most pages_to_scan processed pages; stops at the end of a
@@ -394,11 +394,18 @@ function scan_get_next_rmap_item(): usize {
  */
 function ksm_do_scan(): f64 {
   let done: f64 = 0;
+  // Visits whose records are reserved: RESERVE_AHEAD at a time, one at a time when memory is short.
+  let ready: u32 = 0;
   for (let n = kPagesToScan; n > 0; n--) {
-    if (!reserve_visit()) {
-      outOfMemory = true;
-      break;
+    if (ready == 0) {
+      if (reserve_visits(RESERVE_AHEAD)) ready = RESERVE_AHEAD;
+      else if (reserve_visits(1)) ready = 1;
+      else {
+        outOfMemory = true;
+        break;
+      }
     }
+    ready--;
     const item = scan_get_next_rmap_item();
     if (item == 0) break;
     cmp_and_merge_page(scanPage, item);
