@@ -68,7 +68,7 @@ function stable_tree(): usize {
       const content = nd_content(node);
       let parent: usize = 0;
       let left = false;
-      let cur = rb_root_node(stable_tree());
+      let cur = rb_root_node(stableRoot);
       while (cur != 0) {
         parent = cur;
         left = memcmp_pages(content, nd_content(cur)) < 0;
