@@ -17,6 +17,7 @@ import { CLASS_NODE, block_alloc, block_free, pow2_class } from "./alloc";
 import { SW_KSM_DUP_CANDIDATES_ONLY } from "./generated/facts";
 import { sw } from "./kernel";
 import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
+import { stale_add, stale_off_path, stale_remove, stale_shape_changed } from "./ksm_stale";
 import { kMaxPageSharing, kPruneMs } from "./ksm_sysfs";
 import {
   STABLE, it_flags, it_head, it_hlist, it_hnext, it_hprev, it_mm, it_set_flags, it_set_head, it_set_hlist, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
@@ -78,6 +79,7 @@ function stable_tree(): usize {
       rb_insert_color(node, stableRoot);
     }
     stableLogCount = 0;
+    stale_shape_changed();
   }
   return stableRoot;
 }
@@ -92,7 +94,10 @@ function stable_tree(): usize {
 export function ksm_page_unmapped(node: usize): void {
   if (is_stale(node)) return;
   store<u8>(node, 1, 17);
-  if (nd_chain(node) == 0) staleInTree++;
+  if (nd_chain(node) == 0) {
+    staleInTree++;
+    stale_add(node);
+  }
 }
 
 /**
@@ -130,8 +135,12 @@ export function remove_node(node: usize): void {
     dups--;
   } else {
     rb_erase(node, stable_tree());
+    stale_shape_changed();
     cindex_remove(byContent, nd_content(node), node);
-    if (is_stale(node)) staleInTree--;
+    if (is_stale(node)) {
+      staleInTree--;
+      stale_remove(node, staleInTree);
+    }
   }
   const page = nd_page(node);
   if (page != 0) {
@@ -215,6 +224,7 @@ function stable_node_dup(chain: usize, mayPrune: bool): usize {
     if (legacy ? prune && live == 1 : nd_dup_count(chain) == 1) {
       dup_unlink(chain, found);
       rb_replace_node(chain, found, stable_tree());
+      stale_shape_changed();
       cindex_add(byContent, nd_content(found), found);
       chains--;
       dups--;
@@ -266,6 +276,7 @@ function resolve_slow(node: usize, mayPrune: bool): bool {
     if (nd_is_chain(here)) {
       if (nd_dup_count(here) == 0) {
         rb_erase(here, stable_tree());
+        stale_shape_changed();
         chains--;
         block_free(CLASS_NODE, here);
         return false;
@@ -287,8 +298,8 @@ export function stable_tree_search(page: usize): usize {
   // A KSM page (shared through fork) is its own match.
   if (page_stable(page) != 0) return page;
   const content = page_content(page);
-  if (byContent.ok && chains == 0 && staleInTree == 0) {
-    // The walk would be side-effect free: its result is the node of this content, if any.
+  if (byContent.ok && chains == 0 && (staleInTree == 0 || stale_off_path(stable_tree(), content))) {
+    // The walk would be side-effect free (it would meet no stale node, ksm_stale.ts): its result is the node of this content, if any.
     const n = cindex_get(byContent, content);
     return n != 0 && candidate(n) ? nd_page(n) : 0;
   }
@@ -369,6 +380,7 @@ export function stable_tree_insert(kpage: usize): usize {
   if (equal == 0) {
     rb_link_node(node, parent, left, stable_tree());
     rb_insert_color(node, stable_tree());
+    stale_shape_changed();
     cindex_add(byContent, nd_content(node), node);
   } else {
     let chain = equal;
@@ -379,6 +391,7 @@ export function stable_tree_insert(kpage: usize): usize {
       store<u8>(chain, 1, 16);
       nd_set_prune_time(chain, clock);
       rb_replace_node(equal, chain, stable_tree());
+      stale_shape_changed();
       cindex_remove(byContent, nd_content(equal), equal);
       dup_push(chain, equal);
       dups++;
@@ -458,6 +471,7 @@ export function remove_all_stable_nodes(): void {
       }
       if (nd_dup_count(n) == 0) {
         rb_erase(n, stable_tree());
+        stale_shape_changed();
         chains--;
         block_free(CLASS_NODE, n);
       }

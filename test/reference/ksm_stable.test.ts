@@ -392,6 +392,57 @@ eachEngine(() => {
       expect(g(sim)).toEqual({ shared: 200, sharing: 400, unshared: 0, volatile: 0, chains: 0, dups: 0, zero: 0, rmap: 600 });
     });
 
+    // Three contents a < b < c in memcmp order (the least significant byte first), merged in that order:
+    // the stable tree is b with children a and c, so a's node's bounds end at a and c's start at c.
+    // In the last case the numeric order is another (0x300 > 0x2 > 0x1).
+    const trees: [string, [bigint, bigint, bigint], number, bigint | "unique"][] = [
+      ["a, numbers in memcmp order", [1n << 56n, 2n << 56n, 3n << 56n], 0, "unique"],
+      ["c, numbers in memcmp order", [1n << 56n, 2n << 56n, 3n << 56n], 2, 0n],
+      ["a, numbers in another order", [0x300n, 0x1n, 0x2n], 0, 0x5n],
+    ];
+    it.each(trees)("a search for the content of a stale node still in the tree meets the node and drops it (%s)", (_, abc, stale, decoy) => {
+      const sim = ksmSim();
+      const p = sim.process("main");
+      region(p, 0, 200);
+      abc.forEach((c, i) => fill(p, 100 + 2 * i, 2, c));
+      // Page 0's content is searched for first in every pass, on a path that misses the stale node.
+      fill(p, 0, 1, decoy);
+      scan(sim, 2);
+      expect(g(sim)).toMatchObject({ shared: 3, sharing: 3, unshared: 1 });
+      fill(p, 50, 1, abc[stale]!);
+      scan(sim);
+      // Both copies rewritten: the node is stale until ksmd reaches them, after page 50, whose search
+      // must meet the stale node, drop it, and file page 50 in the unstable tree.
+      fill(p, 100 + 2 * stale, 2, "unique");
+      scan(sim);
+      expect(g(sim)).toEqual({ shared: 2, sharing: 2, unshared: 2, volatile: 2, chains: 0, dups: 0, zero: 0, rmap: 8 });
+    });
+
+    it.each([
+      ["6 then 5", [110, 108]],
+      ["5 then 6", [108, 110]],
+    ])("a stale node below another: a search for the upper one's content still meets it (stale %s)", (_, order) => {
+      // Contents k << 48, k = 1..7 (memcmp keys k << 8), merged in order: the stable tree is
+      // 2 (1, 4 (3, 6 (5, 7))). Nodes 6 and 5, its left child, go stale: their bounds start at the
+      // same content, and 6's reach further.
+      const sim = ksmSim();
+      const p = sim.process("main");
+      region(p, 0, 200);
+      for (let k = 1; k <= 7; k++) fill(p, 100 + 2 * (k - 1), 2, BigInt(k) << 48n);
+      // Searched for first in every pass (two searches: one per stale node), on paths that miss nodes
+      // 5 and 6: memcmp keys 1 and 2, below every node's.
+      fill(p, 0, 1, 1n << 56n);
+      fill(p, 1, 1, 2n << 56n);
+      scan(sim, 2);
+      expect(g(sim)).toMatchObject({ shared: 7, sharing: 7, unshared: 2 });
+      fill(p, 50, 1, 6n << 48n);
+      scan(sim);
+      for (const page of order as number[]) fill(p, page, 2, "unique");
+      scan(sim);
+      // Page 50's search met node 6 (and 5) and dropped them: page 50 is in the unstable tree.
+      expect(g(sim)).toEqual({ shared: 5, sharing: 5, unshared: 3, volatile: 4, chains: 0, dups: 0, zero: 0, rmap: 17 });
+    });
+
     it("random layouts of contents from every spread: after two passes, shared = contents with copies, unshared = lone pages", () => {
       fc.assert(
         fc.property(
@@ -400,7 +451,7 @@ eachEngine(() => {
           (contents, seed) => {
             const values = new Map<bigint, number>();
             for (const c of contents) {
-              const v = spreads[c.spread](BigInt(c.k));
+              const v = spreads[c.spread]!(BigInt(c.k));
               values.set(v, (values.get(v) ?? 0) + c.copies);
             }
             const pages = [...values].flatMap(([v, n]) => Array<bigint>(n).fill(v));
@@ -409,7 +460,7 @@ eachEngine(() => {
             for (let i = pages.length - 1; i > 0; i--) {
               s = (s * 1103515245 + 12345) & 0x7fffffff;
               const j = s % (i + 1);
-              [pages[i], pages[j]] = [pages[j], pages[i]];
+              [pages[i], pages[j]] = [pages[j]!, pages[i]!];
             }
             const sim = ksmSim();
             const p = sim.process("main");
