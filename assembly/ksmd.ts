@@ -269,7 +269,11 @@ function get_next_rmap_item(mm: usize, address: u64): usize {
     item_free(at);
     at = <usize>load<u32>(link);
   }
-  if (at != 0 && it_address(at) == address) return at;
+  if (at != 0 && it_address(at) == address) {
+    itemMade = false;
+    return at;
+  }
+  itemMade = true;
   const item = block_alloc(CLASS_ITEM);
   if (item == 0) abort("vmasim internal error: rmap_item not reserved");
   store<u32>(item, <u32>mm, 20);
@@ -280,6 +284,9 @@ function get_next_rmap_item(mm: usize, address: u64): usize {
   mm_set_ksm_rmap_items(mm, mm_ksm_rmap_items(mm) + 1);
   return item;
 }
+
+/** The last get_next_rmap_item made the item it returned. */
+let itemMade = false;
 
 /** The leaf scan_mm last read ahead (pt_warm_leaf), and what the read-aheads loaded (kept so that they stay). */
 let warmedLeaf: usize = 0;
@@ -292,6 +299,10 @@ let scanVma: usize = 0;
 let scanMm: usize = 0;
 let scanGen: u32 = 0;
 let scanLast: u64 = 0;
+/** The last page's leaf, and where a run from it can go (the leaf's or the VMA's end); its item was just made (scanNew). */
+let scanLeaf: usize = 0;
+let scanStop: u64 = 0;
+let scanNew = false;
 
 /** The next page of mm to process at or after the cursor (its item; its page in scanPage), advancing the cursor; 0 at the end. */
 function scan_mm(mm: usize): usize {
@@ -331,11 +342,58 @@ function scan_mm(mm: usize): usize {
       scanMm = mm;
       scanGen = treeGen;
       scanLast = address;
+      scanLeaf = ptLeaf;
+      scanStop = min((address & ~(<u64>511)) + 512, end);
+      scanNew = itemMade;
       return item;
     }
     curAddr = end;
   }
   return 0;
+}
+
+/**
+ * First visits in a row, the bulk of a pass over fresh memory: after a
+ * visit that made its page's rmap_item, the next present pages of the same
+ * leaf and VMA, up to the cursor's next item, are first visits too unless
+ * one is a KSM page (where this stops). Each gets its item and checksum
+ * exactly as scan_get_next_rmap_item() and cmp_and_merge_page() would give
+ * them (a new item is never skipped by smart scan, whose age it starts, and
+ * is never searched for), without going back through them. At most limit
+ * visits (reserved by the caller); returns how many.
+ */
+function first_visits(limit: u32): u32 {
+  const mm = scanMm;
+  const leaf = scanLeaf;
+  const base = scanLast & ~(<u64>511);
+  const smart = sw(SW_KSM_SMART_SCAN) && kSmartScan != 0;
+  const next = <usize>load<u32>(curLink);
+  const stop = next != 0 && it_address(next) < scanStop ? it_address(next) : scanStop;
+  let link = curLink;
+  let done: u32 = 0;
+  let address = curAddr;
+  for (; address < stop && done < limit; address++) {
+    const page = <usize>load<u32>(leaf + (<usize>(address - base) << 2));
+    if (page == 0 || page == KSM_ZERO_PAGE) continue;
+    if (page_stable(page) != 0) break;
+    const item = block_alloc(CLASS_ITEM);
+    if (item == 0) abort("vmasim internal error: rmap_item not reserved");
+    store<u32>(item, <u32>mm, 20);
+    store<u64>(item, address, 32);
+    store<u32>(item, <u32>next, IT_NEXT);
+    store<u32>(link, <u32>item);
+    it_set_checksum(item, calc_checksum(page_content(page)));
+    if (smart) it_set_age(item, 1);
+    link = item + IT_NEXT;
+    scanLast = address;
+    scanPage = page;
+    done++;
+  }
+  curLink = link;
+  curAddr = address;
+  rmapItems += done;
+  mm_set_ksm_rmap_items(mm, mm_ksm_rmap_items(mm) + done);
+  return done;
 }
 
 /** The next page to process (its item; the page in scanPage), or 0 at the end of a pass (scan_get_next_rmap_item()). */
@@ -411,6 +469,13 @@ function ksm_do_scan(): f64 {
     cmp_and_merge_page(scanPage, item);
     pagesScanned++;
     done++;
+    if (scanNew && n > 1 && ready > 0) {
+      const k = first_visits(<f64>ready < n - 1 ? ready : <u32>(n - 1));
+      n -= k;
+      ready -= k;
+      pagesScanned += k;
+      done += k;
+    }
   }
   return done;
 }
