@@ -206,17 +206,11 @@ function try_zero_page_merge(item: usize, page: usize): bool {
   return true;
 }
 
-/** The last cmp_and_merge_page found its page merged already (item in the page's stable node): nothing to do. */
-let mergedAlready = false;
-
 /** The heart of ksmd: one processed visit of item's page (cmp_and_merge_page()). */
 function cmp_and_merge_page(page: usize, item: usize): void {
   const node = page_stable(page);
   if (node != 0) {
-    if (!is_stale(node) && it_head(item) == node) {
-      mergedAlready = true;
-      return;
-    }
+    if (!is_stale(node) && it_head(item) == node) return;
   } else {
     remove_rmap_item_from_tree(item);
     const c = calc_checksum(page_content(page));
@@ -403,40 +397,40 @@ function first_visits(limit: u32): u32 {
 }
 
 /**
- * Visits with nothing to do in a row, the bulk of a pass over merged
- * memory: after a visit that found its page merged already, the cursor's
- * next items whose pages come next in the same leaf and VMA (no page
- * without an item between) and are still mapped to their stable node's
- * KSM page. For each, scan_get_next_rmap_item() would only move the cursor
- * (smart scan never skips a KSM page) and cmp_and_merge_page() return at
- * once. At most limit visits; returns how many.
+ * Visits of pages that have their items, in a row: after a visit of a page
+ * with an item, the cursor's next items whose pages follow in the same
+ * leaf and VMA, with no page between that has no item, are visited here:
+ * smart scan, then cmp_and_merge_page(), as scan_get_next_rmap_item() and
+ * ksm_do_scan() would do for each, without going back through them (a
+ * visit changes no VMA, frees no leaf and no item of this mm's list). At
+ * most limit visits (reserved by the caller); returns how many.
  */
-function merged_visits(limit: u32): u32 {
+function items_in_a_row(limit: u32): u32 {
   const leaf = scanLeaf;
   const base = scanLast & ~(<u64>511);
-  let link = curLink;
-  let address = curAddr;
   let done: u32 = 0;
   while (done < limit) {
-    const item = <usize>load<u32>(link);
+    const item = <usize>load<u32>(curLink);
     if (item == 0) break;
     const a = it_address(item);
     if (a >= scanStop) break;
-    let x = address;
+    let x = curAddr;
     while (x < a && load<u32>(leaf + (<usize>(x - base) << 2)) == 0) x++;
     if (x < a) break;
     const page = <usize>load<u32>(leaf + (<usize>(a - base) << 2));
     if (page <= KSM_ZERO_PAGE) break;
+    curLink = item + IT_NEXT;
+    curAddr = a + 1;
+    // Merged already (the item in its page's stable node): smart scan never skips it and there is nothing to do.
     const node = page_stable(page);
-    if (node == 0 || is_stale(node) || it_head(item) != node) break;
-    link = item + IT_NEXT;
-    address = a + 1;
+    if (node == 0 || is_stale(node) || it_head(item) != node) {
+      if (should_skip(page, item)) continue;
+      cmp_and_merge_page(page, item);
+    }
     scanLast = a;
     scanPage = page;
     done++;
   }
-  curLink = link;
-  curAddr = address;
   return done;
 }
 
@@ -510,13 +504,12 @@ function ksm_do_scan(): f64 {
     ready--;
     const item = scan_get_next_rmap_item();
     if (item == 0) break;
-    mergedAlready = false;
     cmp_and_merge_page(scanPage, item);
     pagesScanned++;
     done++;
-    if ((scanNew || mergedAlready) && n > 1 && ready > 0) {
+    if (n > 1 && ready > 0) {
       const limit = <f64>ready < n - 1 ? ready : <u32>(n - 1);
-      const k = scanNew ? first_visits(limit) : merged_visits(limit);
+      const k = scanNew ? first_visits(limit) : items_in_a_row(limit);
       n -= k;
       ready -= k;
       pagesScanned += k;
