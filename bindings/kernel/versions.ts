@@ -177,6 +177,8 @@ export const KERNEL_PRESETS: Readonly<Record<string, KernelSwitches>> = {
     ...K6_12, dontunmapSelfMerge: true, prctlMemoryMerge: false, mprotectUnaccount: false, mmapExpandNextFirst: true,
     ksmProfitCounters: false, ksmZeroPagesCounter: false, ksmSmartScan: false, ksmAdvisor: false, ksmForkResetsCounters: false,
     madvisePopulatePerVma: true, ksmDupCandidatesOnly: true,
+    // A DONTUNMAP source loses VM_LOCKED whole, unsplit, as on 6.18 (booted: pinned-dontunmap-locked-6.1).
+    dontunmapMunlocksRange: false,
   },
 };
 

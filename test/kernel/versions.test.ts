@@ -68,6 +68,11 @@ describe("resolveKernel presets", () => {
     expect([k.softDirty, k.mremapLegacyOrder, k.dontunmapMunlocksRange, k.dontunmapKeepsAccount]).toEqual([true, true, true, true]);
   });
 
+  it("6.1 (Debian 12's, booted): 6.12's old mremap order, but a DONTUNMAP source unlocked whole, unsplit, as on 6.18", () => {
+    const k = resolveKernel("6.1");
+    expect([k.mremapLegacyOrder, k.dontunmapMunlocksRange, k.prctlMemoryMerge]).toEqual([true, false, false]);
+  });
+
   it("6.17: the KSM series and multi-VMA mremap are in, the 6.18.9 fork limit is not", () => {
     const k = resolveKernel("6.17");
     expect([k.ksmEarly, k.multiVmaMremap, k.anonVmaSourceRule]).toEqual([true, true, true]);
