@@ -52,10 +52,12 @@ describe("resolveKernel presets", () => {
     const k12 = resolveKernel("6.12");
     const differ = (Object.keys(k) as (keyof typeof k)[]).filter((s) => k[s] !== k12[s]).sort();
     expect(differ).toEqual([
-      "dontunmapSelfMerge", "ksmAdvisor", "ksmDupCandidatesOnly", "ksmForkResetsCounters", "ksmProfitCounters", "ksmSmartScan", "ksmZeroPagesCounter",
+      "dontunmapMunlocksRange", "dontunmapSelfMerge", "ksmAdvisor", "ksmDupCandidatesOnly", "ksmForkResetsCounters", "ksmProfitCounters", "ksmSmartScan", "ksmZeroPagesCounter",
       "madvisePopulatePerVma", "mmapExpandNextFirst", "mprotectUnaccount", "prctlMemoryMerge",
     ]);
     expect([k.dontunmapSelfMerge, k.mmapExpandNextFirst]).toEqual([true, true]);
+    // A DONTUNMAP source unlocked whole, unsplit, as on 6.18 (pinned-dontunmap-locked-6.1).
+    expect(k.dontunmapMunlocksRange).toBe(false);
   });
 
   it("the switches fit the Wasm engine's mask (gen-facts writes 1 << i as a u32 constant: bit 31 would come out negative)", () => {
@@ -66,11 +68,6 @@ describe("resolveKernel presets", () => {
     const k = resolveKernel("6.12");
     expect([k.anonVmaSourceRule, k.ksmEarly, k.multiVmaMremap, k.stickyFlags, k.ksmStatMergeLines]).toEqual([false, false, false, false, false]);
     expect([k.softDirty, k.mremapLegacyOrder, k.dontunmapMunlocksRange, k.dontunmapKeepsAccount]).toEqual([true, true, true, true]);
-  });
-
-  it("6.1 (Debian 12's, booted): 6.12's old mremap order, but a DONTUNMAP source unlocked whole, unsplit, as on 6.18", () => {
-    const k = resolveKernel("6.1");
-    expect([k.mremapLegacyOrder, k.dontunmapMunlocksRange, k.prctlMemoryMerge]).toEqual([true, false, false]);
   });
 
   it("6.17: the KSM series and multi-VMA mremap are in, the 6.18.9 fork limit is not", () => {
