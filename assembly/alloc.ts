@@ -175,6 +175,21 @@ export function block_free(cls: i32, ptr: usize): void {
   store<u32>(countAt(cls), load<u32>(countAt(cls)) + 1);
 }
 
+/**
+ * A power-of-two block of newBytes holding the first used bytes of old (a
+ * power-of-two block of oldBytes, or 0), which is freed: a growable
+ * array's next table. 0, with old kept, if memory is exhausted.
+ */
+export function block_regrow(old: usize, oldBytes: usize, newBytes: usize, used: usize): usize {
+  const t = block_alloc(pow2_class(newBytes));
+  if (t == 0) return 0;
+  if (old != 0) {
+    memory.copy(t, old, used);
+    block_free(pow2_class(oldBytes), old);
+  }
+  return t;
+}
+
 /** Below this many free blocks, KSM's small records are carved this many at a time. */
 const CARVE: u32 = 64;
 

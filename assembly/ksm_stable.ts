@@ -13,16 +13,16 @@
 // only when something first needs it (stable_tree(): by replaying the
 // inserts in order, which gives the reference's exact shape).
 
-import { CLASS_NODE, block_alloc, block_free, pow2_class } from "./alloc";
+import { CLASS_NODE, block_alloc, block_free, block_regrow } from "./alloc";
 import { SW_KSM_DUP_CANDIDATES_ONLY } from "./generated/facts";
 import { sw } from "./kernel";
 import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
 import { stale_add, stale_off_path, stale_remove, stale_shape_changed } from "./ksm_stale";
 import { kMaxPageSharing, kPruneMs } from "./ksm_sysfs";
 import {
-  STABLE, it_flags, it_head, it_hlist, it_hnext, it_hprev, it_mm, it_set_flags, it_set_head, it_set_hlist, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
+  ND_CONTENT, STABLE, it_flags, it_head, it_hlist, it_hnext, it_hprev, it_mm, it_set_flags, it_set_head, it_set_hlist, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
   nd_dnext, nd_dprev, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_items, nd_page, nd_prune_time, nd_set_chain, nd_set_dnext,
-  nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count, nd_set_items, nd_set_prune_time,
+  nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count, nd_set_items, nd_set_prune_time, rb_link_by_content,
 } from "./ksm_types";
 import { chains, clock, dups, pagesShared, pagesSharing, stableRoot } from "./ksmd";
 import { mm_ksm_merging_pages, mm_set_ksm_merging_pages, page_content, page_set_stable, page_stable } from "./mm_types";
@@ -48,12 +48,8 @@ let stableLogCount: u32 = 0;
 function stable_log_reserve(): bool {
   if (stableLogCount < stableLogCap) return true;
   const cap: u32 = stableLogCap == 0 ? 1024 : stableLogCap * 2;
-  const t = cap <= 0x10000000 ? block_alloc(pow2_class(<usize>cap << 2)) : 0;
+  const t = cap <= 0x10000000 ? block_regrow(stableLog, <usize>stableLogCap << 2, <usize>cap << 2, <usize>stableLogCount << 2) : 0;
   if (t == 0) return false;
-  if (stableLog != 0) {
-    memory.copy(t, stableLog, <usize>stableLogCount << 2);
-    block_free(pow2_class(<usize>stableLogCap << 2), stableLog);
-  }
   stableLog = t;
   stableLogCap = cap;
   return true;
@@ -65,18 +61,7 @@ function stable_tree(): usize {
     stableLazy = false;
     store<u32>(stableRoot, 0);
     for (let i: u32 = 0; i < stableLogCount; i++) {
-      const node = <usize>load<u32>(stableLog + (<usize>i << 2));
-      const content = nd_content(node);
-      let parent: usize = 0;
-      let left = false;
-      let cur = rb_root_node(stableRoot);
-      while (cur != 0) {
-        parent = cur;
-        left = memcmp_pages(content, nd_content(cur)) < 0;
-        cur = left ? rb_left(cur) : rb_right(cur);
-      }
-      rb_link_node(node, parent, left, stableRoot);
-      rb_insert_color(node, stableRoot);
+      rb_link_by_content(stableRoot, <usize>load<u32>(stableLog + (<usize>i << 2)), ND_CONTENT);
     }
     stableLogCount = 0;
     stale_shape_changed();

@@ -4,6 +4,7 @@
 // with an accessor per field, and the page comparison and checksum both
 // trees and the scan use.
 
+import { rb_insert_color, rb_left, rb_link_node, rb_right, rb_root_node } from "./rbtree";
 import { block_alloc, pow2_class } from "./alloc";
 
 export const UNSTABLE: u32 = 1;
@@ -26,6 +27,26 @@ export const PAGE_US: f64 = 2;
   if (a == b) return 0;
   const shift = ctz(a ^ b) & ~7;
   return ((a >> shift) & 0xff) < ((b >> shift) & 0xff) ? -1 : 1;
+}
+
+/**
+ * Link node into the red-black tree at root by the content at node + off,
+ * as an insert walk does on distinct contents (left when smaller): the
+ * replays that build a tree from its logged inserts (ksm_stable.ts,
+ * ksm_unstable.ts).
+ */
+export function rb_link_by_content(root: usize, node: usize, off: usize): void {
+  const content = load<u64>(node + off);
+  let parent: usize = 0;
+  let left = false;
+  let cur = rb_root_node(root);
+  while (cur != 0) {
+    parent = cur;
+    left = memcmp_pages(content, load<u64>(cur + off)) < 0;
+    cur = left ? rb_left(cur) : rb_right(cur);
+  }
+  rb_link_node(node, parent, left, root);
+  rb_insert_color(node, root);
 }
 
 /** A low-32-bit page checksum (calc_checksum): any change of content changes it; 0 is not a value it takes. */
@@ -117,7 +138,8 @@ let arenaPos: usize = 0;
 // @ts-ignore: decorator
 @inline export function un_page(u: usize): usize { return load<u32>(u, 20); }
 // @ts-ignore: decorator
-@inline export function un_content(u: usize): u64 { return load<u64>(u, 24); }
+@inline export function un_content(u: usize): u64 { return load<u64>(u, UN_CONTENT); }
+export const UN_CONTENT: usize = 24;
 
 /** Where a chunk's first node goes: after its link word, on a 32-byte boundary (a node never straddles two lines). */
 // @ts-ignore: decorator
@@ -189,7 +211,8 @@ export const NODE_SIZE: usize = 64;
 // @ts-ignore: decorator
 @inline export function nd_is_chain(n: usize): bool { return load<u8>(n, 16) != 0; }
 // @ts-ignore: decorator
-@inline export function nd_content(n: usize): u64 { return load<u64>(n, 56); }
+@inline export function nd_content(n: usize): u64 { return load<u64>(n, ND_CONTENT); }
+export const ND_CONTENT: usize = 56;
 // @ts-ignore: decorator
 @inline export function nd_page(n: usize): usize { return load<u32>(n, 20); }
 // @ts-ignore: decorator

@@ -7,13 +7,13 @@
 // (no lookup a level), and the tree is a content index that is built as a
 // red-black tree only if memory changes in the middle of the pass.
 
-import { block_alloc, block_free, pow2_class } from "./alloc";
+import { block_regrow } from "./alloc";
 import {
   ContentIndex, cindex_get, cindex_put, cindex_remove, cindex_reserve, cindex_reset, content_index,
 } from "./ksm_content_index";
 import {
   UNSTABLE, arena_alloc, arena_iter_start, arena_next, arena_reset, it_address, it_mm, it_set_flags, it_set_seq, it_set_unode,
-  memcmp_pages, un_content, un_item, un_page,
+  memcmp_pages, un_content, un_item, un_page, UN_CONTENT, rb_link_by_content,
 } from "./ksm_types";
 import { pagesUnshared, seqnr } from "./ksmd";
 import { KSM_ZERO_PAGE, page_content, vma_anon, vma_flags } from "./mm_types";
@@ -90,12 +90,8 @@ export function unstable_pass_start(): void {
 function erase_log_push(node: usize): bool {
   if (eraseCount == eraseCap) {
     const cap: u32 = eraseCap == 0 ? 512 : eraseCap * 2;
-    const t = block_alloc(pow2_class(<usize>cap << 3));
+    const t = block_regrow(eraseLog, <usize>eraseCap << 3, <usize>cap << 3, <usize>eraseCount << 3);
     if (t == 0) return false;
-    if (eraseLog != 0) {
-      memory.copy(t, eraseLog, <usize>eraseCount << 3);
-      block_free(pow2_class(<usize>eraseCap << 3), eraseLog);
-    }
     eraseLog = t;
     eraseCap = cap;
   }
@@ -107,17 +103,7 @@ function erase_log_push(node: usize): bool {
 
 /** Link node u into the tree by its filed content (the walk's insert, on exact contents). */
 function unstable_link(u: usize): void {
-  const content = un_content(u);
-  let parent: usize = 0;
-  let left = false;
-  let cur = rb_root_node(unstableRoot);
-  while (cur != 0) {
-    parent = cur;
-    left = memcmp_pages(content, un_content(cur)) < 0;
-    cur = left ? rb_left(cur) : rb_right(cur);
-  }
-  rb_link_node(u, parent, left, unstableRoot);
-  rb_insert_color(u, unstableRoot);
+  rb_link_by_content(unstableRoot, u, UN_CONTENT);
 }
 
 /** Build the pass's red-black tree from its inserts and erasures so far; the tree is real from now on. */

@@ -260,6 +260,18 @@ function should_skip(page: usize, item: usize): bool {
   return true;
 }
 
+/** A new rmap_item of mm for address (reserved beforehand), linked at link, before next (alloc_rmap_item()). */
+// @ts-ignore: decorator
+@inline function alloc_rmap_item(mm: usize, address: u64, next: usize, link: usize): usize {
+  const item = block_alloc(CLASS_ITEM);
+  if (item == 0) abort("vmasim internal error: rmap_item not reserved");
+  store<u32>(item, <u32>mm, 20);
+  store<u64>(item, address, 32);
+  store<u32>(item, <u32>next, IT_NEXT);
+  store<u32>(link, <u32>item);
+  return item;
+}
+
 /** The item for address in slot at the cursor, freeing the ones before it (get_next_rmap_item()). */
 function get_next_rmap_item(mm: usize, address: u64): usize {
   const link = curLink;
@@ -274,12 +286,7 @@ function get_next_rmap_item(mm: usize, address: u64): usize {
     return at;
   }
   itemMade = true;
-  const item = block_alloc(CLASS_ITEM);
-  if (item == 0) abort("vmasim internal error: rmap_item not reserved");
-  store<u32>(item, <u32>mm, 20);
-  store<u64>(item, address, 32);
-  store<u32>(item, <u32>at, IT_NEXT);
-  store<u32>(link, <u32>item);
+  const item = alloc_rmap_item(mm, address, at, link);
   rmapItems++;
   mm_set_ksm_rmap_items(mm, mm_ksm_rmap_items(mm) + 1);
   return item;
@@ -376,12 +383,7 @@ function first_visits(limit: u32): u32 {
     const page = <usize>load<u32>(leaf + (<usize>(address - base) << 2));
     if (page == 0 || page == KSM_ZERO_PAGE) continue;
     if (page_stable(page) != 0) break;
-    const item = block_alloc(CLASS_ITEM);
-    if (item == 0) abort("vmasim internal error: rmap_item not reserved");
-    store<u32>(item, <u32>mm, 20);
-    store<u64>(item, address, 32);
-    store<u32>(item, <u32>next, IT_NEXT);
-    store<u32>(link, <u32>item);
+    const item = alloc_rmap_item(mm, address, next, link);
     it_set_checksum(item, calc_checksum(page_content(page)));
     if (smart) it_set_age(item, 1);
     link = item + IT_NEXT;
