@@ -33,8 +33,8 @@ let overflow = false;
 const unionLo = memory.data(<i32>(STALE_MAX * 8), 16);
 const unionHi = memory.data(<i32>(STALE_MAX * 8), 16);
 let ranges: u32 = 0;
-/** The union no longer matches the list or the tree; searches that walked since then. */
-let stale = true;
+/** The union no longer matches the list or the tree (unionOutdated); searches that walked since then. */
+let unionOutdated = true;
 let walked: u32 = 0;
 
 /** A content as a number whose order is memcmp's (the page holds the value's bytes from the least significant up). */
@@ -45,7 +45,7 @@ let walked: u32 = 0;
 
 /** The stable tree's links changed (a node linked, erased or replaced). */
 export function stale_shape_changed(): void {
-  stale = true;
+  unionOutdated = true;
 }
 
 /** A regular node in the tree went stale. */
@@ -56,12 +56,12 @@ export function stale_add(node: usize): void {
   }
   store<u32>(staleNode + (<usize>listed << 2), <u32>node);
   listed++;
-  stale = true;
+  unionOutdated = true;
 }
 
 /** A stale regular node left the tree; left is how many stale regular nodes it still has. */
 export function stale_remove(node: usize, left: i64): void {
-  stale = true;
+  unionOutdated = true;
   if (left == 0) {
     listed = 0;
     overflow = false;
@@ -126,7 +126,7 @@ function union_build(root: usize): void {
     }
   }
   ranges = n;
-  stale = false;
+  unionOutdated = false;
   walked = 0;
 }
 
@@ -137,7 +137,7 @@ function union_build(root: usize): void {
  */
 export function stale_off_path(root: usize, c: u64): bool {
   if (overflow) return false;
-  if (stale) {
+  if (unionOutdated) {
     if (walked < listed) {
       walked++;
       return false;

@@ -208,19 +208,18 @@ eachEngine(() => {
   });
 
   describe("§2.10 the unstable tree", () => {
-    /** Two pages, checksums recorded (pass 1 done), one page per batch: ksmRun(20) processes the next page. */
-    function twoPages(a0: bigint, a1: bigint): { sim: Simulation; p: AddressSpace } {
+    /** Pages of these values, checksums recorded (pass 1 done), one page per batch: ksmRun(20) processes the next page. */
+    function onePerBatch(...values: bigint[]): { sim: Simulation; p: AddressSpace } {
       const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
       const p = sim.process("main");
-      region(p, 0, 2);
-      fill(p, 0, 1, a0);
-      fill(p, 1, 1, a1);
+      region(p, 0, values.length);
+      values.forEach((v, i) => fill(p, i, 1, v));
       scan(sim);
       return { sim, p };
     }
 
     it("the first page of a content is inserted (unshared), the second finds it and both merge", () => {
-      const { sim } = twoPages(0x41n, 0x41n);
+      const { sim } = onePerBatch(0x41n, 0x41n);
       sim.ksmRun(20);
       expect(g(sim)).toMatchObject({ unshared: 1, volatile: 1 });
       sim.ksmRun(20);
@@ -228,7 +227,7 @@ eachEngine(() => {
     });
 
     it("tree pages are compared by their current content: one rewritten mid-pass to the searched content is merged", () => {
-      const { sim, p } = twoPages(0x41n, 0x42n);
+      const { sim, p } = onePerBatch(0x41n, 0x42n);
       sim.ksmRun(20); // page 0 ('A') is the unstable tree's only node
       expect(g(sim)).toMatchObject({ unshared: 1 });
       fill(p, 0, 1, 0x42n); // rewritten in place, still in the tree
@@ -237,7 +236,7 @@ eachEngine(() => {
     });
 
     it("a walk that meets a tree page that is gone gives up without inserting the page (volatile)", () => {
-      const { sim, p } = twoPages(0x41n, 0x42n);
+      const { sim, p } = onePerBatch(0x41n, 0x42n);
       sim.ksmRun(20);
       ok(p.madvise(a(0), P, "dontneed"));
       sim.ksmRun(20);
@@ -252,11 +251,7 @@ eachEngine(() => {
       // and both merge, so page 0's node leaves the tree. Page 0 is then zapped. Page 3 (4) walks
       // the tree, which holds page 1 only, and is inserted; were page 0's node still the root, the
       // walk would meet its gone page and give up (page 3 volatile).
-      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
-      const p = sim.process("main");
-      region(p, 0, 4);
-      for (const [i, v] of [2n, 3n, 2n, 4n].entries()) fill(p, i, 1, v);
-      scan(sim);
+      const { sim, p } = onePerBatch(2n, 3n, 2n, 4n);
       sim.ksmRun(60);
       expect(g(sim)).toMatchObject({ shared: 1, sharing: 1, unshared: 1, volatile: 1 });
       ok(p.madvise(a(0), P, "dontneed"));
@@ -269,11 +264,7 @@ eachEngine(() => {
       // root 2, left 0x100, right 3. Page 1 (0x100) is then zapped. Value 4 walks 2 -> 3 -> insert and
       // never meets the gone page; in numeric order (root 3, left 2, right 0x100) it would meet it and
       // give up.
-      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
-      const p = sim.process("main");
-      region(p, 0, 4);
-      for (const [i, v] of [2n, 0x100n, 3n, 4n].entries()) fill(p, i, 1, v);
-      scan(sim);
+      const { sim, p } = onePerBatch(2n, 0x100n, 3n, 4n);
       sim.ksmRun(60); // pages 0-2 inserted
       expect(g(sim)).toMatchObject({ unshared: 3, volatile: 1 });
       ok(p.madvise(a(1), P, "dontneed"));
@@ -283,11 +274,7 @@ eachEngine(() => {
 
     it("§1.6 the mirror case: a walk that does pass the gone page gives up", () => {
       // Same tree; value 0x200 (bytes 00 02 ..) goes left of 2, to the gone 0x100: volatile.
-      const sim = ksmSim({ pages_to_scan: "1", sleep_millisecs: "20" });
-      const p = sim.process("main");
-      region(p, 0, 4);
-      for (const [i, v] of [2n, 0x100n, 3n, 0x200n].entries()) fill(p, i, 1, v);
-      scan(sim);
+      const { sim, p } = onePerBatch(2n, 0x100n, 3n, 0x200n);
       sim.ksmRun(60);
       ok(p.madvise(a(1), P, "dontneed"));
       sim.ksmRun(20);
