@@ -1,5 +1,5 @@
 // Linear-memory allocation for the Wasm engine. Everything lives in blocks
-// carved from one bump region above __heap_base; freed blocks go to a free
+// taken from one bump region above __heap_base; freed blocks go to a free
 // list per size class and are reused, last freed first (likely still in
 // cache). Index nodes (CLASS_CHUNK) are whole cache lines, aligned to them.
 // Growth goes through memory.grow, whose failure is reported (0) instead of
@@ -18,6 +18,12 @@ export const CLASS_PAGE: i32 = 2;
 export const CLASS_ITEM: i32 = 3;
 export const CLASS_NODE: i32 = 4;
 export const CLASS_SLOT: i32 = 5;
+/**
+ * A stable node's item link (ksm_types.ts) is a page record's size and
+ * shares its class, as SLUB merges caches of one size: the page records
+ * that merging frees become links while they are still in cache.
+ */
+export const CLASS_LINK: i32 = CLASS_PAGE;
 const FIRST_POW2_CLASS: i32 = 6;
 const MIN_POW2_SHIFT: i32 = 6;
 const CLASSES: i32 = 32;
@@ -133,18 +139,24 @@ function fresh_block(cls: i32, bytes: usize): usize {
 }
 
 /**
- * n new blocks of class cls in one piece of the bump region, onto the free
- * list so that they are handed out in address order; false if memory is
- * exhausted.
+ * KSM's records come by the million (CLASS_PAGE .. CLASS_SLOT): each class
+ * has a bump chunk of fresh memory (still zero: the bump region is never
+ * handed out twice), used when its free list is empty, so that a block is
+ * neither threaded onto the list nor cleared. cur == end: none.
  */
-function carve(cls: i32, bytes: usize, n: u32): bool {
-  const total = <u64>n * <u64>bytes;
-  if (total > HEAP_END_MAX) return false;
-  if (line_aligned(cls) && !align_line()) return false;
-  const base = sbrk(<usize>total);
-  if (base == 0) return false;
-  for (let i = n; i > 0; i--) block_free(cls, base + <usize>(i - 1) * bytes);
-  return true;
+const bumpCur = memory.data(CLASSES * 4);
+const bumpEnd = memory.data(CLASSES * 4);
+
+// @ts-ignore: decorator
+@inline function bumped(cls: i32): bool {
+  return cls >= CLASS_PAGE && cls <= CLASS_SLOT;
+}
+
+/** Blocks left in cls's bump chunk. */
+// @ts-ignore: decorator
+@inline function bump_left(cls: i32, bytes: usize): u32 {
+  const o = <usize>cls << 2;
+  return <u32>((<usize>load<u32>(bumpEnd + o) - <usize>load<u32>(bumpCur + o)) / bytes);
 }
 
 /** A block of class cls (zeroed), or 0 if memory is exhausted. */
@@ -157,6 +169,14 @@ export function block_alloc(cls: i32): usize {
     store<usize>(headAt(cls), load<usize>(head));
     store<u32>(countAt(cls), load<u32>(countAt(cls)) - 1);
   } else {
+    if (bumped(cls)) {
+      const at = bumpCur + (<usize>cls << 2);
+      const cur = <usize>load<u32>(at);
+      if (cur < <usize>load<u32>(bumpEnd + (<usize>cls << 2))) {
+        store<u32>(at, <u32>(cur + bytes));
+        return cur;
+      }
+    }
     ptr = fresh_block(cls, bytes);
     if (ptr == 0) return 0;
   }
@@ -190,18 +210,38 @@ export function block_regrow(old: usize, oldBytes: usize, newBytes: usize, used:
   return t;
 }
 
-/** Below this many free blocks, KSM's small records are carved this many at a time. */
+/**
+ * A new bump chunk of n blocks for cls; what was left of the old one goes
+ * onto the free list. False, nothing changed, if memory is exhausted.
+ */
+function bump_refill(cls: i32, bytes: usize, n: u32): bool {
+  const total = <u64>n * <u64>bytes;
+  if (total > HEAP_END_MAX) return false;
+  if (line_aligned(cls) && !align_line()) return false;
+  const base = sbrk(<usize>total);
+  if (base == 0) return false;
+  const o = <usize>cls << 2;
+  const end = <usize>load<u32>(bumpEnd + o);
+  for (let p = <usize>load<u32>(bumpCur + o); p + bytes <= end; p += bytes) block_free(cls, p);
+  store<u32>(bumpCur + o, <u32>base);
+  store<u32>(bumpEnd + o, <u32>(base + <usize>total));
+  return true;
+}
+
+/** Below this many blocks at hand, KSM's records get a new bump chunk of this many at least. */
 const CARVE: u32 = 64;
 
 /** Make sure n blocks of class cls can be allocated without touching memory.grow; false if not. */
 export function block_reserve(cls: i32, n: u32): bool {
   const have = load<u32>(countAt(cls));
   if (have >= n) return true;
-  if (cls >= CLASS_PAGE && cls <= CLASS_SLOT) {
-    // KSM's records come by the million: carve them in bulk (exactly what is missing if memory is short).
-    const missing = n - have;
+  if (bumped(cls)) {
+    // KSM's records come by the million: in bulk (exactly what is missing if memory is short).
     const bytes = classBytes(cls);
-    return (missing < CARVE && carve(cls, bytes, CARVE)) || carve(cls, bytes, missing);
+    const left = bump_left(cls, bytes);
+    if (have + left >= n) return true;
+    const missing = n - have - left;
+    return (missing < CARVE && bump_refill(cls, bytes, CARVE)) || bump_refill(cls, bytes, missing);
   }
   while (load<u32>(countAt(cls)) < n) {
     const ptr = fresh_block(cls, classBytes(cls));
