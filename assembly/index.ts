@@ -22,7 +22,7 @@ import { dup_mmap } from "./fork";
 import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from "./kernel";
 import { prctl_set_memory_merge } from "./ksm";
 import { global_stat, knob_values, ksm_write_pages_needed, proc_ksm_stat, write_knob } from "./ksm_sysfs";
-import { ITEM_SIZE, NODE_SIZE, SLOT_SIZE, calc_checksum, memcmp_pages } from "./ksm_types";
+import { ITEM_SIZE, LINK_BYTES, NODE_SIZE, SLOT_SIZE, calc_checksum, memcmp_pages } from "./ksm_types";
 import { __ksm_exit, ksm_reserve_slot, run_for, scan_passes } from "./ksmd";
 import { ksm_mm_changed } from "./ksm_unstable";
 import { read_pages, write_pages } from "./memory";
@@ -45,6 +45,8 @@ const out = memory.data(<i32>(OUT_CAPACITY * VMA_SLOTS * 8), 16);
 export function init(switches: u32): void {
   alloc_init(VMA_SIZE, CHUNK_SIZE);
   alloc_set_class(CLASS_PAGE, PAGE_REC_SIZE);
+  // A stable node's item links share the page records' class (alloc.ts): they must fit in one.
+  if (LINK_BYTES > PAGE_REC_SIZE) abort("vmasim internal error: a link does not fit a page record");
   alloc_set_class(CLASS_ITEM, ITEM_SIZE);
   alloc_set_class(CLASS_NODE, NODE_SIZE);
   alloc_set_class(CLASS_SLOT, SLOT_SIZE);

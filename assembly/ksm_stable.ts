@@ -13,16 +13,17 @@
 // only when something first needs it (stable_tree(): by replaying the
 // inserts in order, which gives the reference's exact shape).
 
-import { CLASS_NODE, block_alloc, block_free, block_regrow } from "./alloc";
+import { CLASS_LINK, CLASS_NODE, block_alloc, block_free, block_regrow } from "./alloc";
 import { SW_KSM_DUP_CANDIDATES_ONLY } from "./generated/facts";
 import { sw } from "./kernel";
 import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
 import { stale_add, stale_off_path, stale_remove, stale_shape_changed } from "./ksm_stale";
 import { kMaxPageSharing, kPruneMs } from "./ksm_sysfs";
 import {
-  ND_CONTENT, STABLE, it_flags, it_head, it_hlist, it_hnext, it_hprev, it_mm, it_set_flags, it_set_head, it_set_hlist, it_set_hnext, it_set_hprev, memcmp_pages, nd_chain, nd_content,
-  nd_dnext, nd_dprev, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_items, nd_page, nd_prune_time, nd_set_chain, nd_set_dnext,
-  nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count, nd_set_items, nd_set_prune_time, rb_link_by_content,
+  LN_NEXT, ND_CONTENT, ND_ITEMS, STABLE, it_flags, it_head, it_link, it_mm, it_set_flags, it_set_head, it_set_link, ln_item, ln_next, ln_set_item,
+  ln_set_next, memcmp_pages, nd_chain, nd_content, nd_dnext, nd_dprev, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_items,
+  nd_links, nd_page, nd_prune_time, nd_set_chain, nd_set_dnext, nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count,
+  nd_set_items, nd_set_links, nd_set_prune_time, rb_link_by_content,
 } from "./ksm_types";
 import { chains, clock, dups, pagesShared, pagesSharing, stableRoot } from "./ksmd";
 import { mm_ksm_merging_pages, mm_set_ksm_merging_pages, page_content, page_set_stable, page_stable } from "./mm_types";
@@ -96,22 +97,23 @@ export function remove_node(node: usize): void {
     pagesShared--;
     pagesSharing -= count - 1;
   }
-  let it = nd_items(node);
-  while (it != 0) {
-    const next = it_hnext(it);
-    // The list also holds items that left the node (hlist_unlink_item): only the node's own lose their flag.
-    if ((it_flags(it) & STABLE) != 0 && it_head(it) == node) {
+  let l = nd_items(node);
+  while (l != 0) {
+    const next = ln_next(l);
+    // A current link's item is one of the node's (a dead link's item left it, and may be in another node now).
+    const it = ln_item(l);
+    if (it_link(it) == l) {
       const mm = it_mm(it);
       mm_set_ksm_merging_pages(mm, mm_ksm_merging_pages(mm) - 1);
       it_set_head(it, 0);
       it_set_flags(it, 0);
+      it_set_link(it, 0);
     }
-    it_set_hprev(it, 0);
-    it_set_hnext(it, 0);
-    it_set_hlist(it, 0);
-    it = next;
+    block_free(CLASS_LINK, l);
+    l = next;
   }
   nd_set_items(node, 0);
+  nd_set_links(node, 0);
   nd_set_item_count(node, 0);
   const chain = nd_chain(node);
   if (chain != 0) {
@@ -390,37 +392,57 @@ export function stable_tree_insert(kpage: usize): usize {
 }
 
 /**
- * An item that left a stable node (remove_rmap_item_from_tree) is only
- * counted out: it stays in the node's list, whose neighbours are other
- * pages' items (two misses for a page that is merely rewritten), until it
- * joins another list, is freed, or the node goes (remove_node skips it).
- * No result depends on the list's order or on who is in it.
+ * item leaves its stable node's list (hlist_del() in
+ * remove_rmap_item_from_tree()): its link record is dead from now on, and
+ * only the item is written; the node drops dead links when it next walks
+ * its list (hlist_drop_dead, remove_node).
  */
-export function hlist_unlink_item(item: usize): void {
-  const node = it_hlist(item);
-  if (node == 0) return;
-  const p = it_hprev(item);
-  const n = it_hnext(item);
-  if (p != 0) it_set_hnext(p, n);
-  else nd_set_items(node, n);
-  if (n != 0) it_set_hprev(n, p);
-  it_set_hprev(item, 0);
-  it_set_hnext(item, 0);
-  it_set_hlist(item, 0);
+// @ts-ignore: decorator
+@inline export function hlist_unlink_item(item: usize): void {
+  it_set_link(item, 0);
 }
 
-/** stable_tree_append(): item now maps node's KSM page. */
+/** Dead links may outnumber a node's items by this many before its list is walked to drop them. */
+const DEAD_LINKS_SLACK: u32 = 8;
+
+/**
+ * Drop node's dead links (whose items left it): done when they outnumber
+ * its items by DEAD_LINKS_SLACK, so each walk frees at least half of the
+ * links it reads and a list never holds more than twice its items plus
+ * the slack.
+ */
+function hlist_drop_dead(node: usize): void {
+  let link = node + ND_ITEMS;
+  let kept: u32 = 0;
+  let l = nd_items(node);
+  while (l != 0) {
+    const next = ln_next(l);
+    if (it_link(ln_item(l)) == l) {
+      store<u32>(link, <u32>l);
+      link = l + LN_NEXT;
+      kept++;
+    } else {
+      block_free(CLASS_LINK, l);
+    }
+    l = next;
+  }
+  store<u32>(link, 0);
+  nd_set_links(node, kept);
+}
+
+/** stable_tree_append(): item (in no node's list) now maps node's KSM page; its link record was reserved. */
 export function stable_tree_append(item: usize, node: usize): void {
   const n = nd_item_count(node);
   if (n > 0) pagesSharing++;
   else pagesShared++;
-  hlist_unlink_item(item);
-  const h = nd_items(node);
-  it_set_hprev(item, 0);
-  it_set_hnext(item, h);
-  if (h != 0) it_set_hprev(h, item);
-  nd_set_items(node, item);
-  it_set_hlist(item, node);
+  if (nd_links(node) - n >= n + DEAD_LINKS_SLACK) hlist_drop_dead(node);
+  const l = block_alloc(CLASS_LINK);
+  if (l == 0) abort("vmasim internal error: stable node link not reserved");
+  ln_set_item(l, item);
+  ln_set_next(l, nd_items(node));
+  nd_set_items(node, l);
+  nd_set_links(node, nd_links(node) + 1);
+  it_set_link(item, l);
   nd_set_item_count(node, n + 1);
   it_set_head(item, node);
   it_set_flags(item, STABLE);

@@ -59,36 +59,33 @@ export function calc_checksum(content: u64): u32 {
   return c == 0 ? 1 : c;
 }
 
-// ---- struct ksm_rmap_item: 40 bytes ---------------------------------------------------
+// ---- struct ksm_rmap_item: 32 bytes ---------------------------------------------------
 // 0 head (its stable node) while STABLE, its unstable-tree node while
-// UNSTABLE; 4/8 prev/next in a stable node's list of items; 12
-// oldchecksum, 16 age u8, 17 remaining_skips u8, 18 flags u8, 19 seq u8 (low
-// byte of seqnr when inserted in the unstable tree), 20 mm, 24 next in the
-// slot's list, 28 the stable node whose list holds the item (0: none), 32
-// address u64. An item that leaves a stable node stays in the node's list
-// until it joins another, is freed, or the node goes (ksm_stable.ts): its
-// neighbours in the list are other pages' items, far away in memory.
-export const ITEM_SIZE: usize = 40;
+// UNSTABLE; 4 its link record in that stable node's list of items (0:
+// none); 8 oldchecksum, 12 age u8, 13 remaining_skips u8, 14 flags u8, 15
+// seq u8 (low byte of seqnr when inserted in the unstable tree), 16 mm, 20
+// next in the slot's list, 24 address u64. Two items to a cache line.
+export const ITEM_SIZE: usize = 32;
 // @ts-ignore: decorator
-@inline export function it_checksum(i: usize): u32 { return load<u32>(i, 12); }
+@inline export function it_checksum(i: usize): u32 { return load<u32>(i, 8); }
 // @ts-ignore: decorator
-@inline export function it_set_checksum(i: usize, c: u32): void { store<u32>(i, c, 12); }
+@inline export function it_set_checksum(i: usize, c: u32): void { store<u32>(i, c, 8); }
 // @ts-ignore: decorator
-@inline export function it_age(i: usize): u32 { return load<u8>(i, 16); }
+@inline export function it_age(i: usize): u32 { return load<u8>(i, 12); }
 // @ts-ignore: decorator
-@inline export function it_set_age(i: usize, a: u32): void { store<u8>(i, <u8>a, 16); }
+@inline export function it_set_age(i: usize, a: u32): void { store<u8>(i, <u8>a, 12); }
 // @ts-ignore: decorator
-@inline export function it_skips(i: usize): u32 { return load<u8>(i, 17); }
+@inline export function it_skips(i: usize): u32 { return load<u8>(i, 13); }
 // @ts-ignore: decorator
-@inline export function it_set_skips(i: usize, a: u32): void { store<u8>(i, <u8>a, 17); }
+@inline export function it_set_skips(i: usize, a: u32): void { store<u8>(i, <u8>a, 13); }
 // @ts-ignore: decorator
-@inline export function it_flags(i: usize): u32 { return load<u8>(i, 18); }
+@inline export function it_flags(i: usize): u32 { return load<u8>(i, 14); }
 // @ts-ignore: decorator
-@inline export function it_set_flags(i: usize, f: u32): void { store<u8>(i, <u8>f, 18); }
+@inline export function it_set_flags(i: usize, f: u32): void { store<u8>(i, <u8>f, 14); }
 // @ts-ignore: decorator
-@inline export function it_seq(i: usize): u32 { return load<u8>(i, 19); }
+@inline export function it_seq(i: usize): u32 { return load<u8>(i, 15); }
 // @ts-ignore: decorator
-@inline export function it_set_seq(i: usize, s: u32): void { store<u8>(i, <u8>s, 19); }
+@inline export function it_set_seq(i: usize, s: u32): void { store<u8>(i, <u8>s, 15); }
 // @ts-ignore: decorator
 @inline export function it_head(i: usize): usize { return load<u32>(i, 0); }
 // @ts-ignore: decorator
@@ -98,25 +95,42 @@ export const ITEM_SIZE: usize = 40;
 // @ts-ignore: decorator
 @inline export function it_set_unode(i: usize, n: usize): void { store<u32>(i, <u32>n, 0); }
 // @ts-ignore: decorator
-@inline export function it_hprev(i: usize): usize { return load<u32>(i, 4); }
+@inline export function it_link(i: usize): usize { return load<u32>(i, 4); }
 // @ts-ignore: decorator
-@inline export function it_set_hprev(i: usize, p: usize): void { store<u32>(i, <u32>p, 4); }
+@inline export function it_set_link(i: usize, l: usize): void { store<u32>(i, <u32>l, 4); }
 // @ts-ignore: decorator
-@inline export function it_hnext(i: usize): usize { return load<u32>(i, 8); }
+@inline export function it_mm(i: usize): usize { return load<u32>(i, 16); }
 // @ts-ignore: decorator
-@inline export function it_set_hnext(i: usize, p: usize): void { store<u32>(i, <u32>p, 8); }
-// @ts-ignore: decorator
-@inline export function it_mm(i: usize): usize { return load<u32>(i, 20); }
-// @ts-ignore: decorator
-@inline export function it_hlist(i: usize): usize { return load<u32>(i, 28); }
-// @ts-ignore: decorator
-@inline export function it_set_hlist(i: usize, n: usize): void { store<u32>(i, <u32>n, 28); }
+@inline export function it_set_mm(i: usize, mm: usize): void { store<u32>(i, <u32>mm, 16); }
 /** The link to the slot's next item lives at item + IT_NEXT (a slot's first link at slot + SL_ITEMS). */
-export const IT_NEXT: usize = 24;
+export const IT_NEXT: usize = 20;
 // @ts-ignore: decorator
 @inline export function it_next(i: usize): usize { return load<u32>(i, IT_NEXT); }
 // @ts-ignore: decorator
-@inline export function it_address(i: usize): u64 { return load<u64>(i, 32); }
+@inline export function it_address(i: usize): u64 { return load<u64>(i, 24); }
+// @ts-ignore: decorator
+@inline export function it_set_address(i: usize, a: u64): void { store<u64>(i, a, 24); }
+
+// ---- a stable node's list of items: link records of 16 bytes ------------------------------
+// 0 the item, 4 the next link, 8..15 unused: a page record's size, whose
+// allocation class links share (alloc.ts). The kernel's hlist of rmap_items threads
+// the items themselves; here a link record stands for one membership, so
+// that joining a node writes only the new link and the node (not the
+// previous head item, far away in memory), and leaving one writes only the
+// item (its link becomes 0). A link is current while its item's link field
+// names it; the others are dead, dropped when the node's list is next
+// walked (ksm_stable.ts). No result depends on the list's order.
+/** The bytes a link uses (at most a page record's: checked at init). */
+export const LINK_BYTES: usize = 8;
+// @ts-ignore: decorator
+@inline export function ln_item(l: usize): usize { return load<u32>(l, 0); }
+// @ts-ignore: decorator
+@inline export function ln_set_item(l: usize, i: usize): void { store<u32>(l, <u32>i, 0); }
+// @ts-ignore: decorator
+@inline export function ln_next(l: usize): usize { return load<u32>(l, LN_NEXT); }
+// @ts-ignore: decorator
+@inline export function ln_set_next(l: usize, n: usize): void { store<u32>(l, <u32>n, LN_NEXT); }
+export const LN_NEXT: usize = 4;
 
 // ---- the unstable tree's nodes: 32 bytes, from a per-pass arena --------------------------
 // The unstable tree is emptied at every pass start, so its nodes need not be
@@ -202,8 +216,9 @@ export function arena_reset(): void {
 // ---- struct ksm_stable_node: 64 bytes, one cache line -------------------------------------
 // 0..15 rb links, 16 isChain u8, 17 stale u8 (its KSM page has no mapping
 // left: set by pages.ts when the page's mapcount drops to 0), 20 page (0 for
-// a chain), 24/28 items (head, count), 32/36 dups of a chain (head, count),
-// 40 chain of a dup, 44/48 prev/next among the chain's dups, 56 the KSM
+// a chain), 24/28 items (the first link, the count of items in the node),
+// 32/36 dups of a chain (head, count), 40 chain of a dup, 44/48 prev/next
+// among the chain's dups, 52 links in the items' list (current or dead), 56 the KSM
 // page's content (immutable: a write to a KSM page copies it) or, for a
 // chain, pruneTime f64 (its last prune, ms). A tree walk reads one record
 // per level.
@@ -216,9 +231,11 @@ export const ND_CONTENT: usize = 56;
 // @ts-ignore: decorator
 @inline export function nd_page(n: usize): usize { return load<u32>(n, 20); }
 // @ts-ignore: decorator
-@inline export function nd_items(n: usize): usize { return load<u32>(n, 24); }
+@inline export function nd_items(n: usize): usize { return load<u32>(n, ND_ITEMS); }
 // @ts-ignore: decorator
-@inline export function nd_set_items(n: usize, i: usize): void { store<u32>(n, <u32>i, 24); }
+@inline export function nd_set_items(n: usize, i: usize): void { store<u32>(n, <u32>i, ND_ITEMS); }
+/** A node's first link lives at node + ND_ITEMS, the next one at link + LN_NEXT. */
+export const ND_ITEMS: usize = 24;
 // @ts-ignore: decorator
 @inline export function nd_item_count(n: usize): u32 { return load<u32>(n, 28); }
 // @ts-ignore: decorator
@@ -243,6 +260,10 @@ export const ND_CONTENT: usize = 56;
 @inline export function nd_dnext(n: usize): usize { return load<u32>(n, 48); }
 // @ts-ignore: decorator
 @inline export function nd_set_dnext(n: usize, p: usize): void { store<u32>(n, <u32>p, 48); }
+// @ts-ignore: decorator
+@inline export function nd_links(n: usize): u32 { return load<u32>(n, 52); }
+// @ts-ignore: decorator
+@inline export function nd_set_links(n: usize, c: u32): void { store<u32>(n, c, 52); }
 // @ts-ignore: decorator
 @inline export function nd_prune_time(n: usize): f64 { return load<f64>(n, 56); }
 // @ts-ignore: decorator

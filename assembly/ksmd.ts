@@ -11,12 +11,13 @@
 // a slot's rmap_items are a singly linked list in address order with the
 // cursor a pointer to the link to follow (ksm_scan.rmap_list), so a visit
 // never searches; a chain's dups are a doubly linked list, head first, as
-// the reference's array is ordered; a stable node's items are a doubly
-// linked list that may also hold items already counted out of the node
-// (hlist_unlink_item() in ksm_stable.ts: no result depends on that list's
-// order or membership, only on the node's count and the items' own flags).
+// the reference's array is ordered; a stable node's items are a list of
+// link records, one per membership, that may also hold dead links of items
+// gone from the node (hlist_unlink_item() in ksm_stable.ts: no result
+// depends on that list's order, only on the node's count and the items'
+// own flags).
 
-import { CLASS_ITEM, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve } from "./alloc";
+import { CLASS_ITEM, CLASS_LINK, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve } from "./alloc";
 import { ENOMEM, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
@@ -31,7 +32,7 @@ import {
 import {
   BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve_n, calc_checksum, it_address, it_age,
   it_checksum, it_flags, it_head, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
-  it_set_head, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
+  it_set_address, it_set_head, it_set_mm, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
   sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
 } from "./ksm_types";
 import {
@@ -153,23 +154,27 @@ function slot_remove(slot: usize): void {
 
 function item_free(item: usize): void {
   remove_rmap_item_from_tree(item);
-  hlist_unlink_item(item);
   rmapItems--;
   const mm = it_mm(item);
   mm_set_ksm_rmap_items(mm, mm_ksm_rmap_items(mm) - 1);
   block_free(CLASS_ITEM, item);
 }
 
-/** Take item out of whichever tree holds it, with the counters (remove_rmap_item_from_tree()). */
-function remove_rmap_item_from_tree(item: usize): void {
+/** Take item out of whichever tree holds it, with the counters (remove_rmap_item_from_tree()): inline for the usual item in none. */
+// @ts-ignore: decorator
+@inline function remove_rmap_item_from_tree(item: usize): void {
   const flags = it_flags(item);
+  if (flags != 0) rmap_item_leave_tree(item, flags);
+}
+
+function rmap_item_leave_tree(item: usize, flags: u32): void {
   if ((flags & STABLE) != 0) {
     const node = it_head(item);
     if (is_stale(node)) {
       remove_node(node);
       return;
     }
-    // Counted out of the node's items; it stays in the node's list until it joins another (hlist_unlink_item()).
+    // Counted out of the node's items and out of its list (its link dies: hlist_unlink_item()).
     const left = nd_item_count(node) - 1;
     nd_set_item_count(node, left);
     if (left > 0) pagesSharing--;
@@ -178,6 +183,7 @@ function remove_rmap_item_from_tree(item: usize): void {
     mm_set_ksm_merging_pages(mm, mm_ksm_merging_pages(mm) - 1);
     it_set_head(item, 0);
     it_set_flags(item, 0);
+    hlist_unlink_item(item);
   } else if ((flags & UNSTABLE) != 0) {
     // Inserted this pass: really in the tree. From an earlier pass: the tree was reset since.
     if (((<u32>seqnr - it_seq(item)) & 0xff) == 0) unstable_erase(it_unode(item));
@@ -187,12 +193,13 @@ function remove_rmap_item_from_tree(item: usize): void {
   }
 }
 
-/** Point item's page table entry at kpage instead of page (replace_page()). */
-function replace_page(item: usize, page: usize, kpage: usize): void {
+/** Point item's page table entry (at pte, or looked up if 0) at kpage instead of page (replace_page()). */
+function replace_page(item: usize, page: usize, kpage: usize, pte: usize): void {
   if (page == kpage) return;
   page_unmap(page);
   page_set_mapcount(kpage, page_mapcount(kpage) + 1);
-  pt_replace(it_mm(item), it_address(item), kpage);
+  if (pte != 0) store<u32>(pte, <u32>kpage);
+  else pt_replace(it_mm(item), it_address(item), kpage);
 }
 
 /** With use_zero_pages, a zero-filled page is replaced by the zero page (try_to_merge_one_page + ZERO). */
@@ -206,8 +213,11 @@ function try_zero_page_merge(item: usize, page: usize): bool {
   return true;
 }
 
-/** The heart of ksmd: one processed visit of item's page (cmp_and_merge_page()). */
-function cmp_and_merge_page(page: usize, item: usize): void {
+/**
+ * The heart of ksmd: one processed visit of item's page (cmp_and_merge_page()),
+ * whose page table entry the scan found at pte.
+ */
+function cmp_and_merge_page(page: usize, item: usize, pte: usize): void {
   const node = page_stable(page);
   if (node != 0) {
     if (!is_stale(node) && it_head(item) == node) return;
@@ -224,7 +234,7 @@ function cmp_and_merge_page(page: usize, item: usize): void {
   if (kpage == page && it_head(item) == node && node != 0) return;
   remove_rmap_item_from_tree(item);
   if (kpage != 0) {
-    replace_page(item, page, kpage);
+    replace_page(item, page, kpage, pte);
     stable_tree_append(item, page_stable(kpage));
     return;
   }
@@ -233,7 +243,7 @@ function cmp_and_merge_page(page: usize, item: usize): void {
     const tPage = partnerPage;
     // merge_two_pages(): page becomes the KSM page, the partner maps it too.
     remove_rmap_item_from_tree(tItem);
-    replace_page(tItem, tPage, page);
+    replace_page(tItem, tPage, page, 0);
     const n = stable_tree_insert(page);
     stable_tree_append(tItem, n);
     stable_tree_append(item, n);
@@ -265,8 +275,8 @@ function should_skip(page: usize, item: usize): bool {
 @inline function alloc_rmap_item(mm: usize, address: u64, next: usize, link: usize): usize {
   const item = block_alloc(CLASS_ITEM);
   if (item == 0) abort("vmasim internal error: rmap_item not reserved");
-  store<u32>(item, <u32>mm, 20);
-  store<u64>(item, address, 32);
+  it_set_mm(item, mm);
+  it_set_address(item, address);
   store<u32>(item, <u32>next, IT_NEXT);
   store<u32>(link, <u32>item);
   return item;
@@ -427,7 +437,7 @@ function items_in_a_row(limit: u32): u32 {
     const node = page_stable(page);
     if (node == 0 || is_stale(node) || it_head(item) != node) {
       if (should_skip(page, item)) continue;
-      cmp_and_merge_page(page, item);
+      cmp_and_merge_page(page, item, leaf + (<usize>(a - base) << 2));
     }
     scanLast = a;
     scanPage = page;
@@ -479,9 +489,9 @@ function scan_get_next_rmap_item(): usize {
   return 0;
 }
 
-/** Room for n visits: an rmap_item each, the two stable nodes a merge can make, an unstable-tree node. */
+/** Room for n visits: an rmap_item each, the two stable nodes and two item links a merge can make, an unstable-tree node. */
 function reserve_visits(n: u32): bool {
-  return block_reserve(CLASS_ITEM, n) && block_reserve(CLASS_NODE, 2 * n) && arena_reserve_n(n);
+  return block_reserve(CLASS_ITEM, n) && block_reserve(CLASS_NODE, 2 * n) && block_reserve(CLASS_LINK, 2 * n) && arena_reserve_n(n);
 }
 const RESERVE_AHEAD: u32 = 64;
 
@@ -506,7 +516,7 @@ function ksm_do_scan(): f64 {
     ready--;
     const item = scan_get_next_rmap_item();
     if (item == 0) break;
-    cmp_and_merge_page(scanPage, item);
+    cmp_and_merge_page(scanPage, item, scanLeaf + (<usize>(scanLast & 511) << 2));
     pagesScanned++;
     done++;
     if (n > 1 && ready > 0) {

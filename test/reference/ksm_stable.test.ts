@@ -122,6 +122,28 @@ eachEngine(() => {
       expect(g(sim)).toMatchObject({ shared: 1, sharing: 0, volatile: 9 });
     });
 
+    it("a page that leaves and rejoins a KSM page many times: the node's removal still finds all its items", () => {
+      const sim = ksmSim();
+      const p = sim.process("main");
+      region(p, 0, 3);
+      fill(p, 0, 3, 0x41n);
+      scan(sim, 2);
+      for (let i = 0; i < 25; i++) {
+        fill(p, 2, 1, BigInt(0x1000 + i)); // CoW: page 2 leaves the node at its next visit
+        scan(sim);
+        expect(g(sim)).toMatchObject({ shared: 1, sharing: 1, volatile: 1 });
+        fill(p, 2, 1, 0x41n); // the same content again: it merges with the KSM page once its checksum held a pass
+        scan(sim, 2);
+        expect(g(sim)).toMatchObject({ shared: 1, sharing: 2, volatile: 0 });
+        expect(proc(p).merging).toBe(3);
+      }
+      fill(p, 0, 3, "unique");
+      ok(sim.ksmWrite("pages_to_scan", "1"));
+      sim.ksmRun(20); // one visit drops the stale node and, with it, all three pages' membership
+      expect(g(sim)).toEqual({ shared: 0, sharing: 0, unshared: 0, volatile: 3, chains: 0, dups: 0, zero: 0, rmap: 3 });
+      expect(proc(p)).toEqual({ rmap: 3, merging: 0, zero: 0 });
+    });
+
     it("the node's removal updates every owner mm's merging pages, before ksmd visits the other mm", () => {
       const sim = ksmSim();
       const p1 = sim.process("one");

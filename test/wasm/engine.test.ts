@@ -123,3 +123,31 @@ describe("the Wasm engine out of linear memory", () => {
     expect(sim.ksmScan(2)).toBe(true);
   });
 });
+
+describe("the Wasm engine's KSM records stay bounded", () => {
+  it("a KSM page whose sharers leave and come back again and again: its list of items does not grow", () => {
+    // A stable node's list keeps one link per membership; links of pages gone are dropped once they outnumber the members.
+    const sim = new Simulation({ engine: "wasm" });
+    const p = sim.process("main");
+    const n = 200;
+    ok(p.mmap(BASE, n * PAGE, "rw-", "private|anon|fixed"));
+    ok(p.madvise(BASE, n * PAGE, "mergeable"));
+    ok(p.write(BASE, n * PAGE, { value: 0x41n }));
+    for (const [k, v] of [["max_page_sharing", "1000"], ["smart_scan", "0"], ["pages_to_scan", "4096"], ["sleep_millisecs", "0"], ["run", "1"]] as const) {
+      ok(sim.ksmWrite(k, v));
+    }
+    expect(sim.ksmScan(2)).toBe(true);
+    const cycle = (): void => {
+      ok(p.write(BASE + PAGE, (n - 1) * PAGE, "unique")); // all but page 0 leave the KSM page at their next visit
+      expect(sim.ksmScan(1)).toBe(true);
+      ok(p.write(BASE + PAGE, (n - 1) * PAGE, { value: 0x41n }));
+      expect(sim.ksmScan(2)).toBe(true);
+      expect(sim.ksmStat()).toMatchObject({ pagesShared: 1, pagesSharing: n - 1 });
+    };
+    for (let i = 0; i < 5; i++) cycle();
+    const before = sim.engine.memoryBytes()!;
+    for (let i = 0; i < 100; i++) cycle();
+    // Without dropping dead links: 100 x 199 more links of 16 bytes (311 KiB).
+    expect(sim.engine.memoryBytes()! - before).toBeLessThan(32 * 1024);
+  });
+});
