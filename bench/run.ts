@@ -20,6 +20,10 @@
  * The reference engine's sorted array makes every insert and erase O(n), so
  * at 1M VMAs it runs a few hundred toggles per iteration instead of 20000.
  *
+ * Each measurement starts on a collected heap (npm run bench runs node with
+ * --expose-gc): otherwise the reference engine's millions of objects from
+ * the workload before are marked and swept on the other CPU meanwhile.
+ *
  * VMASIM_BENCH_QUICK=1 shrinks every size (for a smoke run).
  */
 import { writeFileSync, mkdirSync } from "node:fs";
@@ -44,6 +48,11 @@ interface Row {
   note?: string;
 }
 const rows: Row[] = [];
+
+/** Collect the garbage of everything before (when node runs with --expose-gc) so that it is not collected during a measurement. */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
 
 const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
 
@@ -74,6 +83,7 @@ async function alternatingProt(engine: EngineName, n: number, toggles: number): 
   const { sim, p, w, b } = alternatingSpace(engine, n);
   const bytes = sim.engine.memoryBytes();
   const perIter = engine === "ts" && n >= 1_000_000 ? 500 : Math.min(toggles, 20_000);
+  settle();
   const ops = await measure(`alternating-prot ${engine} N=${n}`, perIter, () => {
     for (let k = 0; k < perIter; k++) w.toggle(p, b);
     b.runRaw();
@@ -85,6 +95,7 @@ async function churn(engine: EngineName, n: number): Promise<void> {
   const { p, b } = alternatingSpace(engine, n);
   const rng = new XorShift(2);
   const perIter = engine === "ts" ? 200 : 10_000;
+  settle();
   const ops = await measure(`churn ${engine} N=${n}`, 2 * perIter, () => {
     for (let k = 0; k < perIter; k++) {
       const addr = BASE + rng.int(0, n - 1) * PAGE;
@@ -101,6 +112,7 @@ async function lookups(engine: EngineName, n: number): Promise<void> {
   const rng = new XorShift(3);
   const perIter = 10_000;
   let sink = 0;
+  settle();
   const ops = await measure(`findVma ${engine} N=${n}`, perIter, () => {
     for (let k = 0; k < perIter; k++) sink += p.findVma(BASE + rng.int(0, n - 1) * PAGE)!.start;
   }, false);
@@ -143,6 +155,7 @@ function ksmVisits(engine: EngineName, n: number, passes: number): void {
   sim.ksmWrite("run", "1");
   const rng = new XorShift(1);
   let fresh = n + 1;
+  settle();
   const t0 = performance.now();
   const v0 = sim.ksmStat().pagesScanned;
   let scanMs = 0;
