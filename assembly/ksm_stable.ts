@@ -13,7 +13,7 @@
 // only when something first needs it (stable_tree(): by replaying the
 // inserts in order, which gives the reference's exact shape).
 
-import { CLASS_LINK, CLASS_NODE, block_alloc, block_free, block_regrow } from "./alloc";
+import { CLASS_LINK, CLASS_NODE, block_alloc, block_alloc_hot, block_free, block_regrow } from "./alloc";
 import { SW_KSM_DUP_CANDIDATES_ONLY } from "./generated/facts";
 import { sw } from "./kernel";
 import { ContentIndex, cindex_add, cindex_get, cindex_remove, content_index } from "./ksm_content_index";
@@ -26,7 +26,7 @@ import {
   nd_set_items, nd_set_links, nd_set_prune_time, rb_link_by_content,
 } from "./ksm_types";
 import { chains, clock, dups, pagesShared, pagesSharing, stableRoot } from "./ksmd";
-import { mm_ksm_merging_pages, mm_set_ksm_merging_pages, page_content, page_set_stable, page_stable } from "./mm_types";
+import { PAGE_REC_SIZE, mm_ksm_merging_pages, mm_set_ksm_merging_pages, page_content, page_set_stable, page_stable } from "./mm_types";
 import { page_release } from "./pages";
 import { rb_erase, rb_first, rb_insert_color, rb_left, rb_link_node, rb_next, rb_replace_node, rb_right, rb_root_node } from "./rbtree";
 
@@ -436,7 +436,7 @@ export function stable_tree_append(item: usize, node: usize): void {
   if (n > 0) pagesSharing++;
   else pagesShared++;
   if (nd_links(node) - n >= n + DEAD_LINKS_SLACK) hlist_drop_dead(node);
-  const l = block_alloc(CLASS_LINK);
+  const l = block_alloc_hot(CLASS_LINK, PAGE_REC_SIZE);
   if (l == 0) abort("vmasim internal error: stable node link not reserved");
   ln_set_item(l, item);
   ln_set_next(l, nd_items(node));

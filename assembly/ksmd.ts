@@ -17,7 +17,7 @@
 // depends on that list's order, only on the node's count and the items'
 // own flags).
 
-import { CLASS_ITEM, CLASS_LINK, CLASS_NODE, CLASS_SLOT, block_alloc, block_free, block_reserve } from "./alloc";
+import { CLASS_ITEM, CLASS_LINK, CLASS_NODE, CLASS_SLOT, block_alloc, block_alloc_hot, block_free, block_reserve } from "./alloc";
 import { ENOMEM, SW_KSM_SMART_SCAN, VM_MERGEABLE } from "./generated/facts";
 import { sw } from "./kernel";
 import { advisor_start_scan, advisor_stop_scan } from "./ksm_advisor";
@@ -30,7 +30,7 @@ import {
   kUseZeroPages,
 } from "./ksm_sysfs";
 import {
-  BATCH_US, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve_n, calc_checksum, it_address, it_age,
+  BATCH_US, ITEM_SIZE, IT_NEXT, JIFFY_MS, PAGE_US, SL_ITEMS, STABLE, UNSTABLE, arena_reserve_n, calc_checksum, it_address, it_age,
   it_checksum, it_flags, it_head, it_mm, it_next, it_seq, it_set_age, it_set_checksum, it_set_flags,
   it_set_address, it_set_head, it_set_mm, it_set_skips, it_set_unode, it_skips, it_unode, nd_item_count, nd_set_item_count,
   sl_mm, sl_next, sl_prev, sl_set_next, sl_set_prev,
@@ -273,7 +273,7 @@ function should_skip(page: usize, item: usize): bool {
 /** A new rmap_item of mm for address (reserved beforehand), linked at link, before next (alloc_rmap_item()). */
 // @ts-ignore: decorator
 @inline function alloc_rmap_item(mm: usize, address: u64, next: usize, link: usize): usize {
-  const item = block_alloc(CLASS_ITEM);
+  const item = block_alloc_hot(CLASS_ITEM, ITEM_SIZE);
   if (item == 0) abort("vmasim internal error: rmap_item not reserved");
   it_set_mm(item, mm);
   it_set_address(item, address);
