@@ -159,6 +159,16 @@ const bumpEnd = memory.data(CLASSES * 4);
   return <u32>((<usize>load<u32>(bumpEnd + o) - <usize>load<u32>(bumpCur + o)) / bytes);
 }
 
+/** The next block of cls's bump chunk (still zero), or 0 if the chunk is used up. */
+// @ts-ignore: decorator
+@inline function bump_take(cls: i32, bytes: usize): usize {
+  const at = bumpCur + (<usize>cls << 2);
+  const cur = <usize>load<u32>(at);
+  if (cur >= <usize>load<u32>(bumpEnd + (<usize>cls << 2))) return 0;
+  store<u32>(at, <u32>(cur + bytes));
+  return cur;
+}
+
 /** A block of class cls (zeroed), or 0 if memory is exhausted. */
 export function block_alloc(cls: i32): usize {
   const head = load<usize>(headAt(cls));
@@ -170,12 +180,8 @@ export function block_alloc(cls: i32): usize {
     store<u32>(countAt(cls), load<u32>(countAt(cls)) - 1);
   } else {
     if (bumped(cls)) {
-      const at = bumpCur + (<usize>cls << 2);
-      const cur = <usize>load<u32>(at);
-      if (cur < <usize>load<u32>(bumpEnd + (<usize>cls << 2))) {
-        store<u32>(at, <u32>(cur + bytes));
-        return cur;
-      }
+      const b = bump_take(cls, bytes);
+      if (b != 0) return b;
     }
     ptr = fresh_block(cls, bytes);
     if (ptr == 0) return 0;
@@ -204,13 +210,8 @@ export function block_alloc(cls: i32): usize {
     for (let o: usize = 0; o < bytes; o += 8) store<u64>(head + o, 0);
     return head;
   }
-  const at = bumpCur + (<usize>cls << 2);
-  const cur = <usize>load<u32>(at);
-  if (cur < <usize>load<u32>(bumpEnd + (<usize>cls << 2))) {
-    store<u32>(at, <u32>(cur + bytes));
-    return cur;
-  }
-  return block_alloc(cls);
+  const b = bump_take(cls, bytes);
+  return b != 0 ? b : block_alloc(cls);
 }
 
 export function block_free(cls: i32, ptr: usize): void {

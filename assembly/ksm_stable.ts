@@ -22,7 +22,7 @@ import { kMaxPageSharing, kPruneMs } from "./ksm_sysfs";
 import {
   LN_NEXT, ND_CONTENT, ND_ITEMS, STABLE, it_flags, it_head, it_link, it_mm, it_set_flags, it_set_head, it_set_link, ln_item, ln_next, ln_set_item,
   ln_set_next, memcmp_pages, nd_chain, nd_content, nd_dnext, nd_dprev, nd_dup_count, nd_dups, nd_is_chain, nd_item_count, nd_items,
-  nd_links, nd_page, nd_prune_time, nd_set_chain, nd_set_dnext, nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count,
+  nd_links, nd_page, nd_prune_time, nd_set_chain, nd_set_content, nd_set_page, nd_set_dnext, nd_set_dprev, nd_set_dup_count, nd_set_dups, nd_set_item_count,
   nd_set_items, nd_set_links, nd_set_prune_time, rb_link_by_content,
 } from "./ksm_types";
 import { chains, clock, dups, pagesShared, pagesSharing, stableRoot } from "./ksmd";
@@ -308,6 +308,15 @@ export function stable_tree_search(page: usize): usize {
   return 0;
 }
 
+/** alloc_stable_node(): the (reserved) node of the new KSM page kpage holding content. */
+function alloc_stable_node(kpage: usize, content: u64): usize {
+  const node = block_alloc(CLASS_NODE);
+  if (node == 0) abort("vmasim internal error: stable node not reserved");
+  nd_set_page(node, kpage);
+  nd_set_content(node, content);
+  return node;
+}
+
 /** stable_tree_insert(): file the new KSM page kpage, making or extending a chain if its content is there. */
 export function stable_tree_insert(kpage: usize): usize {
   const content = page_content(kpage);
@@ -319,10 +328,7 @@ export function stable_tree_insert(kpage: usize): usize {
   if (stableLazy) {
     // The walk would have no side effect and end at a new leaf: log the insert, build the tree later.
     if (chains == 0 && staleInTree == 0 && byContent.ok && cindex_get(byContent, content) == 0 && stable_log_reserve()) {
-      const node = block_alloc(CLASS_NODE);
-      if (node == 0) abort("vmasim internal error: stable node not reserved");
-      store<u32>(node, <u32>kpage, 20);
-      store<u64>(node, content, 56);
+      const node = alloc_stable_node(kpage, content);
       store<u32>(stableLog + (<usize>stableLogCount << 2), <u32>node);
       stableLogCount++;
       cindex_add(byContent, content, node);
@@ -360,10 +366,7 @@ export function stable_tree_insert(kpage: usize): usize {
     }
     if (!restart) break;
   }
-  const node = block_alloc(CLASS_NODE);
-  if (node == 0) abort("vmasim internal error: stable node not reserved");
-  store<u32>(node, <u32>kpage, 20);
-  store<u64>(node, content, 56);
+  const node = alloc_stable_node(kpage, content);
   if (equal == 0) {
     rb_link_node(node, parent, left, stable_tree());
     rb_insert_color(node, stable_tree());

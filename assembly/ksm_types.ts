@@ -231,6 +231,10 @@ export const ND_CONTENT: usize = 56;
 // @ts-ignore: decorator
 @inline export function nd_page(n: usize): usize { return load<u32>(n, 20); }
 // @ts-ignore: decorator
+@inline export function nd_set_page(n: usize, p: usize): void { store<u32>(n, <u32>p, 20); }
+// @ts-ignore: decorator
+@inline export function nd_set_content(n: usize, c: u64): void { store<u64>(n, c, ND_CONTENT); }
+// @ts-ignore: decorator
 @inline export function nd_items(n: usize): usize { return load<u32>(n, ND_ITEMS); }
 // @ts-ignore: decorator
 @inline export function nd_set_items(n: usize, i: usize): void { store<u32>(n, <u32>i, ND_ITEMS); }

@@ -40,7 +40,9 @@ import {
   mm_set_ksm_merging_pages, mm_set_ksm_registered, mm_set_ksm_rmap_items, mm_set_ksm_slot, mm_set_ksm_zero_pages, page_content,
   page_mapcount, page_set_mapcount, page_stable, vma_anon, vma_end, vma_flags, vma_start,
 } from "./mm_types";
-import { NO_PAGE, pt_count_ksm, pt_next, pt_replace, pt_warm_leaf, ptLeaf, ptPage, page_unmap, unshare_ksm_range } from "./pages";
+import {
+  LEAF_PAGES, NO_PAGE, leaf_base, leaf_slot, pt_count_ksm, pt_next, pt_replace, pt_warm_leaf, ptLeaf, ptPage, page_unmap, unshare_ksm_range,
+} from "./pages";
 import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_next } from "./tree";
 
 // ---- ksmd's state ---------------------------------------------------------------------
@@ -167,6 +169,7 @@ function item_free(item: usize): void {
   if (flags != 0) rmap_item_leave_tree(item, flags);
 }
 
+/** The rest of remove_rmap_item_from_tree() for an item in a tree (flags: its STABLE or UNSTABLE flag). */
 function rmap_item_leave_tree(item: usize, flags: u32): void {
   if ((flags & STABLE) != 0) {
     const node = it_head(item);
@@ -344,9 +347,8 @@ function scan_mm(mm: usize): usize {
       if (ptLeaf != warmedLeaf) {
         // A new leaf: its pages' records, all at once.
         warmedLeaf = ptLeaf;
-        const o = <u32>(address & 511);
-        const stop = end - (address - o) < 512 ? <u32>(end - (address - o)) : 512;
-        warmSink += pt_warm_leaf(ptLeaf, o, stop);
+        const base = leaf_base(address);
+        warmSink += pt_warm_leaf(ptLeaf, <u32>(address - base), <u32>min(end - base, LEAF_PAGES));
       }
       if (page == KSM_ZERO_PAGE) continue;
       curAddr = address;
@@ -360,7 +362,7 @@ function scan_mm(mm: usize): usize {
       scanGen = treeGen;
       scanLast = address;
       scanLeaf = ptLeaf;
-      scanStop = min((address & ~(<u64>511)) + 512, end);
+      scanStop = min(leaf_base(address) + LEAF_PAGES, end);
       scanNew = itemMade;
       return item;
     }
@@ -382,7 +384,6 @@ function scan_mm(mm: usize): usize {
 function first_visits(limit: u32): u32 {
   const mm = scanMm;
   const leaf = scanLeaf;
-  const base = scanLast & ~(<u64>511);
   const smart = sw(SW_KSM_SMART_SCAN) && kSmartScan != 0;
   const next = <usize>load<u32>(curLink);
   const stop = next != 0 && it_address(next) < scanStop ? it_address(next) : scanStop;
@@ -390,7 +391,7 @@ function first_visits(limit: u32): u32 {
   let done: u32 = 0;
   let address = curAddr;
   for (; address < stop && done < limit; address++) {
-    const page = <usize>load<u32>(leaf + (<usize>(address - base) << 2));
+    const page = <usize>load<u32>(leaf_slot(leaf, address));
     if (page == 0 || page == KSM_ZERO_PAGE) continue;
     if (page_stable(page) != 0) break;
     const item = alloc_rmap_item(mm, address, next, link);
@@ -419,7 +420,6 @@ function first_visits(limit: u32): u32 {
  */
 function items_in_a_row(limit: u32): u32 {
   const leaf = scanLeaf;
-  const base = scanLast & ~(<u64>511);
   let done: u32 = 0;
   while (done < limit) {
     const item = <usize>load<u32>(curLink);
@@ -427,9 +427,10 @@ function items_in_a_row(limit: u32): u32 {
     const a = it_address(item);
     if (a >= scanStop) break;
     let x = curAddr;
-    while (x < a && load<u32>(leaf + (<usize>(x - base) << 2)) == 0) x++;
+    while (x < a && load<u32>(leaf_slot(leaf, x)) == 0) x++;
     if (x < a) break;
-    const page = <usize>load<u32>(leaf + (<usize>(a - base) << 2));
+    const pte = leaf_slot(leaf, a);
+    const page = <usize>load<u32>(pte);
     if (page <= KSM_ZERO_PAGE) break;
     curLink = item + IT_NEXT;
     curAddr = a + 1;
@@ -437,7 +438,7 @@ function items_in_a_row(limit: u32): u32 {
     const node = page_stable(page);
     if (node == 0 || is_stale(node) || it_head(item) != node) {
       if (should_skip(page, item)) continue;
-      cmp_and_merge_page(page, item, leaf + (<usize>(a - base) << 2));
+      cmp_and_merge_page(page, item, pte);
     }
     scanLast = a;
     scanPage = page;
@@ -516,7 +517,7 @@ function ksm_do_scan(): f64 {
     ready--;
     const item = scan_get_next_rmap_item();
     if (item == 0) break;
-    cmp_and_merge_page(scanPage, item, scanLeaf + (<usize>(scanLast & 511) << 2));
+    cmp_and_merge_page(scanPage, item, leaf_slot(scanLeaf, scanLast));
     pagesScanned++;
     done++;
     if (n > 1 && ready > 0) {

@@ -22,7 +22,7 @@ import {
 } from "./mm_types";
 
 const LEAF_SHIFT: u64 = 9;
-const LEAF_PAGES: u64 = 512;
+export const LEAF_PAGES: u64 = 512;
 const LEAF_MASK: u64 = 511;
 const LEAF_BYTES: usize = 2048;
 const ENTRY_SHIFT: usize = 4;
@@ -93,6 +93,18 @@ function dir_lower(mm: usize, key: u32): i32 {
 /** The leaf index of the last pt_slot/pt_slot_create. */
 let ptIdx: i32 = 0;
 
+/** The address of vpn's slot in leaf, the leaf that covers vpn (ksmd's runs walk a leaf they hold). */
+// @ts-ignore: decorator
+@inline export function leaf_slot(leaf: usize, vpn: u64): usize {
+  return leaf + (<usize>(vpn & LEAF_MASK) << 2);
+}
+
+/** The first page number of the leaf that covers vpn. */
+// @ts-ignore: decorator
+@inline export function leaf_base(vpn: u64): u64 {
+  return vpn & ~LEAF_MASK;
+}
+
 /** The address of vpn's slot, or 0 if its leaf does not exist. */
 function pt_slot(mm: usize, vpn: u64): usize {
   const key = <u32>(vpn >> LEAF_SHIFT);
@@ -101,7 +113,7 @@ function pt_slot(mm: usize, vpn: u64): usize {
   const e = entry(mm, i);
   if (e_key(e) != key) return 0;
   ptIdx = i;
-  return e_leaf(e) + (<usize>(vpn & LEAF_MASK) << 2);
+  return leaf_slot(e_leaf(e), vpn);
 }
 
 /** Room for extra more directory entries; false if memory is exhausted. */
@@ -201,7 +213,7 @@ export function pt_warm_leaf(leaf: usize, o: u32, stop: u32): u32 {
   let s: u32 = 0;
   for (; o < stop; o++) {
     const p = <usize>load<u32>(leaf + (<usize>o << 2));
-    if (p > KSM_ZERO_PAGE) s += load<u32>(p, 12);
+    if (p > KSM_ZERO_PAGE) s += <u32>page_stable(p);
   }
   return s;
 }
