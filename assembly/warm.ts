@@ -14,13 +14,14 @@
 // found for each command (top index, index in the inner node, leaf, index
 // in it) is kept, and warm_hint() hands it to the tree's cursor just before
 // the command runs, so that the command's own search starts from its leaf
-// (tree_hint() checks the path is still real).
+// (tree_hint() checks the path is still real, unless no tree's shape has
+// changed since it was found).
 
 import { CMD_SLOTS, OP_MADVISE, OP_MMAP, OP_MPROTECT, OP_MUNMAP } from "./generated/abi";
 import { mm_of } from "./kernel";
 import { mm_map_count } from "./mm_types";
 import { PAGE } from "./mmap";
-import { tree_child, tree_child_index, tree_hint, tree_records_near, tree_top_index, tree_top_node, tree_warm_node } from "./tree";
+import { tree_child, tree_child_index, tree_hint, tree_records_near, tree_shape, tree_top_index, tree_top_node, tree_warm_node } from "./tree";
 
 /** Commands looked up together before they run. */
 export const WARM_GROUP: u32 = 32;
@@ -39,6 +40,10 @@ const warmMm = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmTi = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmIi = memory.data(<i32>(WARM_GROUP * 4), 16);
 const warmLi = memory.data(<i32>(WARM_GROUP * 4), 16);
+/** Each command's inner node. */
+const warmInner = memory.data(<i32>(WARM_GROUP * 4), 16);
+/** The trees' shape when the paths were found (tree_shape). */
+let warmShape: u32 = 0;
 /** Each command's page. */
 const warmPage = memory.data(<i32>(WARM_GROUP * 8), 16);
 /** Three records near each command's page (tree_records_near). */
@@ -91,12 +96,14 @@ export function warm_group(first: usize, n: u32): void {
     if (inner != 0) any = true;
   }
   if (!any) return;
+  warmShape = tree_shape();
   warm_nodes(n);
   for (let j: u32 = 0; j < n; j++) {
     const inner = node_at(j);
     if (inner != 0) {
       const ii = tree_child_index(inner, page_at(j));
       store<i32>(warmIi + (<usize>j << 2), ii);
+      store<u32>(warmInner + (<usize>j << 2), <u32>inner);
       set_node_at(j, tree_child(inner, ii));
     }
   }
@@ -124,5 +131,5 @@ export function warm_hint(j: u32): void {
   const mm = <usize>load<u32>(warmMm + (<usize>j << 2));
   if (mm == 0) return;
   const at = <usize>j << 2;
-  tree_hint(mm, load<i32>(warmTi + at), load<i32>(warmIi + at), node_at(j), load<i32>(warmLi + at));
+  tree_hint(mm, load<i32>(warmTi + at), load<i32>(warmIi + at), load<u32>(warmInner + at), node_at(j), load<i32>(warmLi + at), warmShape);
 }
