@@ -1,41 +1,33 @@
 // The Wasm engine's exports: a command buffer the facade fills and run()
 // drains, an output buffer for VMA records and KSM counters, and init.
 // Numbers only cross the boundary; addresses travel as f64 (exact up to
-// 2^53). Before each command
-// the engine reserves the memory it may need, so exhausting linear memory
-// gives ENOMEM and changes nothing.
+// 2^53). exec() dispatches each command to its syscall's entry
+// (syscalls.ts), which reserves the memory the call may need first, so
+// exhausting linear memory gives ENOMEM and changes nothing.
 
 import {
   CMD_CAPACITY, CMD_SLOTS, OP_CREATE_FILE, OP_CREATE_PROCESS, OP_EXIT, OP_FORK, OP_GET_MAX_MAP_COUNT, OP_KSM_RUN, OP_KSM_SCAN,
   OP_KSM_WRITE, OP_MADVISE, OP_MAP_COUNT, OP_MLOCK, OP_MMAP, OP_MPROTECT, OP_MREMAP, OP_MUNLOCK, OP_MUNMAP,
   OP_OPEN_DEV_ZERO, OP_PRCTL_MEMORY_MERGE, OP_READ, OP_SET_MAX_MAP_COUNT, OP_WRITE, OUT_CAPACITY, VMA_SLOTS,
 } from "./generated/abi";
-import {
-  EINVAL, ENOMEM, ESRCH, MADV_MERGEABLE, MADV_POPULATE_WRITE, MADV_UNMERGEABLE, PROT_WRITE, VM_LOCKED, VM_LOCKONFAULT, VM_SHARED, VM_WRITE,
-} from "./generated/facts";
-import {
-  CLASS_CHUNK, CLASS_ITEM, CLASS_NODE, CLASS_PAGE, CLASS_SLOT, CLASS_VMA, alloc_init, alloc_set_class, alloc_set_limit, block_reserve,
-  heap_bytes,
-} from "./alloc";
-import { do_madvise } from "./madvise";
-import { dup_mmap } from "./fork";
+import { EINVAL, ENOMEM, ESRCH } from "./generated/facts";
+import { CLASS_ITEM, CLASS_NODE, CLASS_PAGE, CLASS_SLOT, alloc_init, alloc_set_class, alloc_set_limit, block_reserve, heap_bytes } from "./alloc";
 import { kernel_init, maxMapCount, mm_create, mm_of, set_max_map_count } from "./kernel";
-import { prctl_set_memory_merge } from "./ksm";
 import { global_stat, knob_values, ksm_write_pages_needed, proc_ksm_stat, write_knob } from "./ksm_sysfs";
 import { ITEM_SIZE, LINK_BYTES, NODE_SIZE, SLOT_SIZE, calc_checksum, memcmp_pages } from "./ksm_types";
-import { __ksm_exit, ksm_reserve_slot, run_for, scan_passes } from "./ksmd";
+import { run_for, scan_passes } from "./ksmd";
 import { ksm_mm_changed } from "./ksm_unstable";
-import { read_pages, write_pages } from "./memory";
-import { do_mlock, do_munlock } from "./mlock";
 import {
-  FILE_DEV_ZERO, FILE_REGULAR, PAGE_REC_SIZE, VMA_SIZE, file_kind, file_new, file_reserve, mm_exited, mm_ksm_registered, mm_map_count, mm_merge_any, mm_set_exited,
+  FILE_DEV_ZERO, FILE_REGULAR, PAGE_REC_SIZE, VMA_SIZE, file_kind, file_new, file_reserve, mm_exited, mm_map_count,
   vma_anon, vma_chain, vma_end, vma_file, vma_flags, vma_pgoff, vma_start,
 } from "./mm_types";
-import { leaves_spanned, pages_init, pt_count_ksm, pt_leaves_in, pt_reserve, pt_reserve_fork, within_mm_pages } from "./pages";
-import { PAGE, do_mmap, do_munmap, exit_mmap } from "./mmap";
-import { do_mprotect } from "./mprotect";
-import { do_mremap } from "./mremap";
-import { CHUNK_CAP, CHUNK_SIZE, tree_find, tree_next, tree_reserve } from "./tree";
+import { pages_init } from "./pages";
+import { PAGE } from "./mmap";
+import {
+  arg, sys_exit, sys_fork, sys_madvise, sys_mlock, sys_mmap, sys_mprotect, sys_mremap, sys_munlock, sys_munmap, sys_prctl_memory_merge, sys_read,
+  sys_write,
+} from "./syscalls";
+import { CHUNK_SIZE, tree_find, tree_next } from "./tree";
 import { WARM_GROUP, warm_group, warm_hint } from "./warm";
 
 const cmds = memory.data(<i32>(CMD_CAPACITY * CMD_SLOTS * 8), 16);
@@ -62,99 +54,7 @@ export function out_buffer(): usize {
   return out;
 }
 
-// @ts-ignore: decorator
-@inline function arg(c: usize, i: i32): f64 {
-  return load<f64>(c + (<usize>(i + 2) << 3));
-}
-
-/** Room for n new VMAs in mm (records, chunks, top array, a file); false if memory is exhausted. */
-function reserve(mm: usize, n: i32): bool {
-  return block_reserve(CLASS_VMA, <u32>n) && tree_reserve(mm, n) && file_reserve();
-}
-
-/**
- * Room for installing a page at every page of [first, last) that a VMA with
- * (flags & mask) == want and no flag of unless covers, and for the leaves
- * those pages spread over; false if memory is exhausted.
- */
-function reserve_pages_in(mm: usize, first: u64, last: u64, mask: u32, want: u32, unless: u32): bool {
-  let pages: u64 = 0;
-  let leaves: u64 = 0;
-  let v = tree_find(mm, first);
-  while (v != 0 && vma_start(v) < last) {
-    const f = vma_flags(v);
-    if ((f & mask) == want && (f & unless) == 0) {
-      const s = max(first, vma_start(v));
-      const e = min(last, vma_end(v));
-      pages += e - s;
-      leaves += leaves_spanned(s, e);
-    }
-    // The next VMA starts at or after this one's end: past the range, stop without reading it.
-    v = vma_end(v) < last ? tree_next(mm, v) : 0;
-  }
-  // Nothing to install (the common mprotect): nothing to reserve.
-  if (pages == 0) return true;
-  return within_mm_pages(mm, pages) && pt_reserve(mm, pages, leaves);
-}
-
-/**
- * Room for faulting in every page of [first, last) that a private writable
- * VMA covers (a write or a populate installs a page only there).
- */
-function reserve_faults(mm: usize, first: u64, last: u64): bool {
-  return reserve_pages_in(mm, first, last, VM_WRITE | VM_SHARED, VM_WRITE, 0);
-}
-
-/**
- * Room for what an mprotect adding write to [first, last) may populate: every
- * page of a private locked VMA that is not writable yet, unless it locks on
- * fault (mprotect_fixup() populates those at once).
- */
-function reserve_mprotect_populate(mm: usize, first: u64, last: u64): bool {
-  return reserve_pages_in(mm, first, last, VM_WRITE | VM_SHARED | VM_LOCKED, VM_LOCKED, VM_LOCKONFAULT);
-}
-
-/**
- * Room for the VMAs a change of [addr, addr+len) can split off (munmap,
- * mprotect, madvise, mlock): one at each end of the range that falls inside
- * a VMA, none in between (whole VMAs change or go as they are). A change
- * that splits nothing needs no memory, so it works even when memory is full.
- */
-function reserve_splits(mm: usize, addr: f64, len: f64): bool {
-  // Room for both ends is the common case (and cheap to check); count only when memory is short.
-  if (block_reserve(CLASS_VMA, 2) && tree_reserve(mm, 2)) return true;
-  const first = first_page(addr);
-  const last = last_page(addr, len);
-  let n = 0;
-  const a = tree_find(mm, first);
-  if (a != 0 && vma_start(a) < first) n++;
-  if (last > first) {
-    const b = tree_find(mm, last - 1);
-    if (b != 0 && vma_start(b) < last && vma_end(b) > last) n++;
-  }
-  return n == 0 || (block_reserve(CLASS_VMA, <u32>n) && tree_reserve(mm, n));
-}
-
-/** The pages [first, last) that the bytes [addr, addr+len) touch, cut at 2^64 (touchedPages). */
-function first_page(addr: f64): u64 {
-  return <u64>Math.floor(addr / PAGE);
-}
-function last_page(addr: f64, len: f64): u64 {
-  return <u64>min(Math.ceil((addr + len) / PAGE), 4503599627370496.0);
-}
-
-/** VMAs of mm intersecting [addr, addr+len) (how many a multi-VMA mremap may move). */
-function count_range(mm: usize, addr: f64, len: f64): i32 {
-  let n = 0;
-  const end = addr + len;
-  let v = tree_find(mm, first_page(addr));
-  while (v != 0 && <f64>vma_start(v) * PAGE < end && n < 1 << 20) {
-    n++;
-    v = tree_next(mm, v);
-  }
-  return n;
-}
-
+/** Run the command at c; its result (a value, or -errno). */
 function exec(c: usize): f64 {
   const op = <u32>load<f64>(c);
   const pid = <u32>load<f64>(c, 8);
@@ -195,79 +95,30 @@ function exec(c: usize): f64 {
   switch (op) {
     case OP_MAP_COUNT:
       return <f64>mm_map_count(mm);
-    case OP_EXIT:
-      // __mmput(): ksm_exit() before exit_mmap(); both only free, so nothing is reserved.
-      mm_set_exited(mm);
-      if (mm_ksm_registered(mm)) __ksm_exit(mm);
-      exit_mmap(mm);
-      return 0;
-    case OP_FORK: {
-      const n = <i32>mm_map_count(mm);
-      if (!block_reserve(CLASS_VMA, <u32>n + 4) || !block_reserve(CLASS_CHUNK, <u32>(n / (CHUNK_CAP / 2) + 4))) return -<f64>ENOMEM;
-      // ksm_enter's slot, and the child's page table (as many leaves as the parent's, and its directory).
-      if (!ksm_reserve_slot() || !pt_reserve_fork(mm)) return -<f64>ENOMEM;
-      const child = dup_mmap(pid);
-      return child == 0 ? -<f64>ENOMEM : <f64>child;
-    }
-    case OP_MREMAP: {
-      const n = (<u32>arg(c, 3) & 2) != 0 ? count_range(mm, arg(c, 0), arg(c, 1)) : 1;
-      if (!reserve(mm, 3 * n + 6)) return -<f64>ENOMEM;
-      // The moved pages' leaves at the destination (each source leaf can straddle two).
-      const first = first_page(arg(c, 0));
-      const leaves = pt_leaves_in(mm, first, last_page(arg(c, 0), arg(c, 1)));
-      if (!pt_reserve(mm, 0, 2 * leaves + 2)) return -<f64>ENOMEM;
-      return do_mremap(mm, arg(c, 0), arg(c, 1), arg(c, 2), <u32>arg(c, 3), arg(c, 4));
-    }
-    case OP_PRCTL_MEMORY_MERGE: {
-      // Clearing unshares the KSM pages of the mergeable VMAs: a page record each.
-      const off = arg(c, 0) == 0 && mm_merge_any(mm);
-      if (!ksm_reserve_slot() || (off && !pt_reserve(mm, pt_count_ksm(mm, 0, u64.MAX_VALUE), 0))) return -<f64>ENOMEM;
-      return <f64>prctl_set_memory_merge(mm, arg(c, 0) != 0);
-    }
-  }
-  // Calls that can split VMAs reserve for the splits at their range's ends.
-  if (op == OP_MUNMAP || op == OP_MPROTECT || op == OP_MADVISE || op == OP_MLOCK || op == OP_MUNLOCK) {
-    if (!reserve_splits(mm, arg(c, 0), arg(c, 1))) return -<f64>ENOMEM;
-  }
-  switch (op) {
+    case OP_MPROTECT:
+      return sys_mprotect(mm, c);
     case OP_MMAP:
-      // A new VMA, the pieces of the VMAs it may cut, a shmem file; and under
-      // PR_SET_MEMORY_MERGE registering the mm with ksmd (an mm_slot).
-      if (!reserve(mm, 3) || !ksm_reserve_slot()) return -<f64>ENOMEM;
-      return do_mmap(mm, <u32>max(arg(c, 5), 0), arg(c, 0), arg(c, 1), <u32>arg(c, 2), <u32>arg(c, 3), arg(c, 4));
+      return sys_mmap(mm, c);
     case OP_MUNMAP:
-      return <f64>do_munmap(mm, arg(c, 0), arg(c, 1));
-    case OP_MPROTECT: {
-      const prot = <u32>arg(c, 2);
-      if ((prot & PROT_WRITE) != 0 && !reserve_mprotect_populate(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)))) {
-        return -<f64>ENOMEM;
-      }
-      return <f64>do_mprotect(mm, arg(c, 0), arg(c, 1), prot);
-    }
-    case OP_MADVISE: {
-      const advice = <u32>arg(c, 2);
-      const first = first_page(arg(c, 0));
-      const last = last_page(arg(c, 0), arg(c, 1));
-      if (advice == MADV_POPULATE_WRITE && !reserve_faults(mm, first, last)) return -<f64>ENOMEM;
-      if (advice == MADV_UNMERGEABLE && !pt_reserve(mm, pt_count_ksm(mm, first, last), 0)) return -<f64>ENOMEM;
-      if (advice == MADV_MERGEABLE && !ksm_reserve_slot()) return -<f64>ENOMEM;
-      return <f64>do_madvise(mm, arg(c, 0), arg(c, 1), advice);
-    }
+      return sys_munmap(mm, c);
+    case OP_MADVISE:
+      return sys_madvise(mm, c);
     case OP_MLOCK:
-      if (!reserve_faults(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)))) return -<f64>ENOMEM;
-      return <f64>do_mlock(mm, arg(c, 0), arg(c, 1));
+      return sys_mlock(mm, c);
     case OP_MUNLOCK:
-      return <f64>do_munlock(mm, arg(c, 0), arg(c, 1));
-    case OP_WRITE: {
-      const first = first_page(arg(c, 0));
-      const last = last_page(arg(c, 0), arg(c, 1));
-      const mode = <u32>arg(c, 2);
-      const value = (<u64>arg(c, 4) << 32) | <u64>arg(c, 3);
-      if (!reserve_faults(mm, first, last)) return -<f64>ENOMEM;
-      return <f64>write_pages(mm, first, last, mode, value);
-    }
+      return sys_munlock(mm, c);
+    case OP_MREMAP:
+      return sys_mremap(mm, c);
+    case OP_FORK:
+      return sys_fork(mm, pid);
+    case OP_EXIT:
+      return sys_exit(mm);
+    case OP_PRCTL_MEMORY_MERGE:
+      return sys_prctl_memory_merge(mm, c);
+    case OP_WRITE:
+      return sys_write(mm, c);
     case OP_READ:
-      return <f64>read_pages(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)));
+      return sys_read(mm, c);
   }
   return -<f64>EINVAL;
 }

@@ -3,6 +3,7 @@
 // (Mm), laid out by hand in linear memory. Addresses are page numbers (u64).
 
 import { CLASS_VMA, block_alloc, block_free, pow2_bytes, pow2_class } from "./alloc";
+import { VM_LOCKED } from "./generated/facts";
 
 // ---- vm_area_struct: 40 bytes -------------------------------------------
 export const VMA_SIZE: usize = 40;
@@ -32,7 +33,12 @@ export const VMA_SIZE: usize = 40;
 // @ts-ignore: decorator
 @inline export function vma_set_pgoff(v: usize, x: u64): void { store<u64>(v, x, 16); }
 // @ts-ignore: decorator
-@inline export function vma_set_flags(v: usize, x: u32): void { store<u32>(v, x, 24); }
+@inline export function vma_set_flags(v: usize, x: u32): void {
+  if ((x & VM_LOCKED) != 0) vmLockedSeen = true;
+  store<u32>(v, x, 24);
+}
+/** Whether any VMA has ever had VM_LOCKED (every flag write goes through vma_set_flags; copies copy a VMA that had it). */
+export let vmLockedSeen = false;
 // @ts-ignore: decorator
 @inline export function vma_set_file(v: usize, x: u32): void { store<u32>(v, x, 28); }
 // @ts-ignore: decorator
