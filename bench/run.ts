@@ -69,6 +69,12 @@ function alternatingSpace(engine: EngineName, n: number): { sim: Simulation; p: 
   return { sim, p, w, b };
 }
 
+/** A measured batch's calls must all have succeeded (a failing call would measure an error path). */
+function requireSuccess(results: Float64Array, what: string): void {
+  const bad = results.findIndex((r) => r < 0);
+  if (bad >= 0) throw new Error(`${what}: call ${bad} of the last batch failed with ${results[bad]}`);
+}
+
 /** Runs one tinybench task of `ops` operations per iteration; returns ops/s. */
 async function measure(name: string, ops: number, fn: () => void, heavy: boolean): Promise<number> {
   const bench = new Bench({ name, time: heavy ? 500 : 1000, iterations: heavy ? 2 : 10, warmup: !heavy, warmupIterations: 2 });
@@ -83,11 +89,14 @@ async function alternatingProt(engine: EngineName, n: number, toggles: number): 
   const { sim, p, w, b } = alternatingSpace(engine, n);
   const bytes = sim.engine.memoryBytes();
   const perIter = engine === "ts" && n >= 1_000_000 ? 500 : Math.min(toggles, 20_000);
+  // Bulk work: the results land in one buffer, checked after the measurement (every toggle must succeed).
+  const results = new Float64Array(perIter);
   settle();
   const ops = await measure(`alternating-prot ${engine} N=${n}`, perIter, () => {
     for (let k = 0; k < perIter; k++) w.toggle(p, b);
-    b.runRaw();
+    b.runRaw(results);
   }, engine === "ts");
+  requireSuccess(results, `alternating-prot ${engine} N=${n}`);
   rows.push({ workload: "(a) alternating-prot", size: `N=${n}`, engine, opsPerSecond: ops, ...(bytes === null ? {} : { bytesPerVma: bytes / n }) });
 }
 
@@ -95,6 +104,7 @@ async function churn(engine: EngineName, n: number): Promise<void> {
   const { p, b } = alternatingSpace(engine, n);
   const rng = new XorShift(2);
   const perIter = engine === "ts" ? 200 : 10_000;
+  const results = new Float64Array(2 * perIter);
   settle();
   const ops = await measure(`churn ${engine} N=${n}`, 2 * perIter, () => {
     for (let k = 0; k < perIter; k++) {
@@ -102,8 +112,9 @@ async function churn(engine: EngineName, n: number): Promise<void> {
       b.munmap(p, addr, PAGE);
       b.mmap(p, addr, PAGE, rng.int(0, 1) ? 1 : 3, 0x22 | 0x10);
     }
-    b.runRaw();
+    b.runRaw(results);
   }, engine === "ts");
+  requireSuccess(results, `churn ${engine} N=${n}`);
   rows.push({ workload: "(b) mmap/munmap churn", size: `N=${n}`, engine, opsPerSecond: ops });
 }
 

@@ -85,10 +85,12 @@ export interface Engine {
   mapCount(pid: number): number;
   /**
    * Run a batch of commands, CMD_SLOTS numbers each ([op, pid, a0..a5], the
-   * OP_* codes of wasm/abi.ts), in order; returns each one's result. The Wasm
-   * engine drains the batch in one crossing per command buffer.
+   * OP_* codes of wasm/abi.ts), in order; returns each one's result, in
+   * `out` if given (at least one slot per command: bulk work need not
+   * allocate). The Wasm engine drains the batch in one crossing per command
+   * buffer.
    */
-  submit(cmds: Float64Array): Float64Array;
+  submit(cmds: Float64Array, out?: Float64Array): Float64Array;
   /**
    * A write to /sys/kernel/mm/ksm/<KSM_KNOB_NAMES[knob]>, the value as the
    * kernel's parsers read it (kstrto.ts); 0 or -errno.
@@ -131,6 +133,14 @@ export function putCommand(cmds: Float64Array, i: number, op: number, pid: numbe
   cmds[i + 5] = a3;
   cmds[i + 6] = a4;
   cmds[i + 7] = a5;
+}
+
+/** Where submit() puts a batch's results: the first slots of `into` if given (a RangeError if it is too short), else a new array. */
+export function resultsFor(cmds: Float64Array, into?: Float64Array): Float64Array {
+  const n = cmds.length / CMD_SLOTS;
+  if (into === undefined) return new Float64Array(n);
+  if (into.length < n) throw new RangeError(`results buffer holds ${into.length} results, the batch has ${n} calls`);
+  return into.subarray(0, n);
 }
 
 /** Run command i of a batch on an engine's own methods (what submit() means, for engines without a faster path). */

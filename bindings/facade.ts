@@ -225,9 +225,14 @@ export class Batch {
     return Array.from(this.runRaw(), result);
   }
 
-  /** Run every queued call and empty the batch; the raw results (value or -errno), for bulk work. */
-  runRaw(): Float64Array {
-    const results = this.sim.engine.submit(this.cmds.subarray(0, this.used));
+  /**
+   * Run every queued call and empty the batch; the raw results (value or
+   * -errno), for bulk work: in the first slots of `into` if given (then
+   * nothing is allocated; too short a buffer is a RangeError, before any
+   * call runs), else in a new array.
+   */
+  runRaw(into?: Float64Array): Float64Array {
+    const results = this.sim.engine.submit(this.cmds.subarray(0, this.used), into);
     this.used = 0;
     return results;
   }

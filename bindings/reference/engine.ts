@@ -3,7 +3,7 @@
  * Engine interface with the modules of this folder (one per kernel file).
  */
 import { CMD_SLOTS } from "../wasm/abi.js";
-import { type Engine, FileKind, type VmaInfo, runCommand } from "../engine.js";
+import { type Engine, FileKind, type VmaInfo, resultsFor, runCommand } from "../engine.js";
 import { EINVAL, ENOMEM, ESRCH, MADV_POPULATE_WRITE, PAGE_SIZE, PROT_WRITE } from "../kernel/facts.js";
 import { KSM_KNOB_NAMES } from "../kernel/kstrto.js";
 import type { KernelSwitches } from "../kernel/versions.js";
@@ -200,8 +200,8 @@ export class ReferenceEngine implements Engine {
     return null;
   }
 
-  submit(cmds: Float64Array): Float64Array {
-    const out = new Float64Array(cmds.length / CMD_SLOTS);
+  submit(cmds: Float64Array, into?: Float64Array): Float64Array {
+    const out = resultsFor(cmds, into);
     for (let i = 0; i < out.length; i++) out[i] = runCommand(this, cmds, i);
     return out;
   }

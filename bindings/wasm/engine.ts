@@ -5,7 +5,7 @@
  * submit() drains whole batches of commands in one crossing.
  */
 import { instantiateSync } from "@assemblyscript/loader";
-import { type Engine, type FileKind, type VmaInfo, putCommand } from "../engine.js";
+import { type Engine, type FileKind, type VmaInfo, putCommand, resultsFor } from "../engine.js";
 import { CORE_WASM_BASE64 } from "../generated/core-wasm.js";
 import { DEFAULT_KERNEL, KERNEL_PRESETS, type KernelSwitches } from "../kernel/versions.js";
 import {
@@ -92,9 +92,9 @@ export class WasmEngine implements Engine {
    * command) in as few crossings as the command buffer allows; returns the
    * results in order.
    */
-  submit(cmds: Float64Array): Float64Array {
+  submit(cmds: Float64Array, into?: Float64Array): Float64Array {
     const n = cmds.length / CMD_SLOTS;
-    const results = new Float64Array(n);
+    const results = resultsFor(cmds, into);
     const base = this.cmdPtr / 8;
     for (let done = 0; done < n; ) {
       const k = Math.min(CMD_CAPACITY, n - done);

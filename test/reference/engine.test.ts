@@ -62,4 +62,41 @@ eachEngine(() => {
       expect(layout(p)).toEqual([[10, 16]]);
     });
   });
+
+  describe("batches", () => {
+    /** A process and a batch holding five calls: two mappings, a split, a munmap of length 0 (EINVAL), a mprotect of a hole (ENOMEM). */
+    function queued() {
+      const { sim: s, p } = sim();
+      const b = s.batch();
+      b.mmap(p, a(0), 4 * P, "rw-", "private|anon|fixed");
+      b.mmap(p, a(8), 2 * P, "r--", "private|anon|fixed");
+      b.mprotect(p, a(1), P, "r--");
+      b.munmap(p, a(0), 0);
+      b.mprotect(p, a(5), P, "r--");
+      return { p, b };
+    }
+
+    it("runRaw(into) puts the results in the buffer given, as runRaw() returns them", () => {
+      const one = queued();
+      const want = one.b.runRaw();
+      expect(want[3]).toBe(-EINVAL);
+      const two = queued();
+      const into = new Float64Array(8).fill(7);
+      const got = two.b.runRaw(into);
+      expect(got.buffer).toBe(into.buffer);
+      expect(Array.from(got)).toEqual(Array.from(want));
+      expect(Array.from(into.subarray(5))).toEqual([7, 7, 7]);
+      expect(two.b.length).toBe(0);
+      expect(two.p.vmas()).toEqual(one.p.vmas());
+    });
+
+    it("too short a buffer is a RangeError before any call runs: the batch keeps its calls", () => {
+      const { p, b } = queued();
+      expect(() => b.runRaw(new Float64Array(4))).toThrow(RangeError);
+      expect(b.length).toBe(5);
+      expect(p.mapCount).toBe(0);
+      expect(b.runRaw(new Float64Array(5))[2]).toBe(0);
+      expect(p.mapCount).toBe(4);
+    });
+  });
 });
