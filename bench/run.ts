@@ -93,7 +93,7 @@ async function alternatingProt(engine: EngineName, n: number, toggles: number): 
   const results = new Float64Array(perIter);
   settle();
   const ops = await measure(`alternating-prot ${engine} N=${n}`, perIter, () => {
-    for (let k = 0; k < perIter; k++) w.toggle(p, b);
+    w.toggles(p, b, perIter);
     b.runRaw(results);
   }, engine === "ts");
   requireSuccess(results, `alternating-prot ${engine} N=${n}`);

@@ -101,6 +101,33 @@ export class AlternatingProt {
     const word = (this.readOnly[i >>> 5]! ^= bit);
     b.mprotect(p, AlternatingProt.BASE + i * AlternatingProt.PAGE, AlternatingProt.PAGE, word & bit ? 1 : 3);
   }
+
+  private pages = new Uint32Array(0);
+  private prots = new Uint8Array(0);
+
+  /**
+   * Queue count random toggles on b: the same calls as count toggle()s, drawn
+   * in stages (the pages, then the bit set's flips, then the calls), so that
+   * the bit set's cache misses (a random word of n/8 bytes a toggle) overlap
+   * instead of each waiting behind the generator: ~14 of ~35 ns a toggle at
+   * 1M pages.
+   */
+  toggles(p: AddressSpace, b: Batch, count: number): void {
+    if (this.pages.length < count) {
+      this.pages = new Uint32Array(count);
+      this.prots = new Uint8Array(count);
+    }
+    const { pages, prots, readOnly, rng } = this;
+    const last = this.n - 1;
+    for (let k = 0; k < count; k++) pages[k] = rng.int(0, last);
+    for (let k = 0; k < count; k++) {
+      const i = pages[k]!;
+      const bit = 1 << (i & 31);
+      prots[k] = (readOnly[i >>> 5]! ^= bit) & bit ? 1 : 3;
+    }
+    const { BASE, PAGE } = AlternatingProt;
+    for (let k = 0; k < count; k++) b.mprotect(p, BASE + pages[k]! * PAGE, PAGE, prots[k]!);
+  }
 }
 
 export interface StressResult {

@@ -300,7 +300,10 @@ describe.skipIf(!check.ok)("live kernel harness", () => {
     const b = sim.batch();
     const w = new AlternatingProt(n, 7);
     w.map(p, b, () => b.runRaw());
-    for (let k = 0; k < m; k++) w.toggle(p, b);
+    // One toggle at a time, then in bulk (what the benchmark uses): the same sequence either way.
+    for (let k = 0; k < m / 2; k++) w.toggle(p, b);
+    w.toggles(p, b, m / 4);
+    w.toggles(p, b, m / 4);
     expect(b.runRaw().every((r) => r >= 0)).toBe(true);
     expect(kernel.vmas).toBeGreaterThan(n / 4);
     expect(kernel.vmas).toBe(p.mapCount);

@@ -6,7 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { XorShift } from "../../bindings/scenario/workloads.js";
+import { Simulation } from "../../bindings/facade.js";
+import { AlternatingProt, XorShift } from "../../bindings/scenario/workloads.js";
 
 describe("XorShift", () => {
   it("int(lo, hi) is lo + next() % (hi - lo + 1) for any seed and range", () => {
@@ -32,5 +33,28 @@ describe("XorShift", () => {
     const r = new XorShift(1);
     expect([r.next(), r.next(), r.next()]).toEqual([270369, 67634689, 2647435461]);
     expect(new XorShift(1).int(0, 999_999)).toBe(270369);
+  });
+});
+
+describe("AlternatingProt", () => {
+  it("toggles(count) queues the same calls as count toggle()s, and leaves the generator where they do", () => {
+    const n = 500;
+    const spaces = [0, 1].map(() => {
+      const sim = new Simulation({ engine: "ts" });
+      const p = sim.process("main");
+      const b = sim.batch();
+      const w = new AlternatingProt(n, 5);
+      w.map(p, b, () => b.runRaw());
+      b.runRaw();
+      return { p, b, w };
+    });
+    const [one, bulk] = spaces as [(typeof spaces)[0], (typeof spaces)[0]];
+    for (const count of [1, 700, 3, 1200]) {
+      for (let k = 0; k < count; k++) one.w.toggle(one.p, one.b);
+      bulk.w.toggles(bulk.p, bulk.b, count);
+      expect(Array.from(bulk.b.runRaw())).toEqual(Array.from(one.b.runRaw()));
+      expect(bulk.p.vmas()).toEqual(one.p.vmas());
+    }
+    expect(one.p.mapCount).toBeGreaterThan(n / 4);
   });
 });
