@@ -86,11 +86,11 @@ export interface Engine {
   /**
    * Run a batch of commands, CMD_SLOTS numbers each ([op, pid, a0..a5], the
    * OP_* codes of wasm/abi.ts), in order; returns each one's result, in
-   * `out` if given (at least one slot per command: bulk work need not
+   * the first slots of `into` if given (resultsFor: bulk work need not
    * allocate). The Wasm engine drains the batch in one crossing per command
    * buffer.
    */
-  submit(cmds: Float64Array, out?: Float64Array): Float64Array;
+  submit(cmds: Float64Array, into?: Float64Array): Float64Array;
   /**
    * A write to /sys/kernel/mm/ksm/<KSM_KNOB_NAMES[knob]>, the value as the
    * kernel's parsers read it (kstrto.ts); 0 or -errno.
