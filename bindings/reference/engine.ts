@@ -2,7 +2,6 @@
  * The reference engine: the readable model of the VMA layer, implementing the
  * Engine interface with the modules of this folder (one per kernel file).
  */
-import { CMD_SLOTS } from "../wasm/abi.js";
 import { type Engine, FileKind, type VmaInfo, resultsFor, runCommand } from "../engine.js";
 import { EINVAL, ENOMEM, ESRCH, MADV_POPULATE_WRITE, PAGE_SIZE, PROT_WRITE } from "../kernel/facts.js";
 import { KSM_KNOB_NAMES } from "../kernel/kstrto.js";
