@@ -1,0 +1,58 @@
+/**
+ * Side-by-side comparison of Wasm engine builds on workload (a), the
+ * alternating-prot toggles (npm run bench:ab -- A.wasm B.wasm [...]):
+ * every build gets its own Simulation in this one process, and batches of
+ * 20,000 toggles run on each build in turn (the order reversed every other
+ * round). This VM's speed drifts by 20-30% from one minute to the next, so
+ * two separate runs cannot tell a few percent apart; builds measured
+ * alternately in one process can. Build a variant with
+ *   npx asc assembly/index.ts --config asconfig.json --target release -o /tmp/B.wasm
+ * (which also rewrites build/core.wat: rebuild with npm run build after).
+ *
+ * Environment: VMASIM_AB_N pages (1,000,000), VMASIM_AB_BATCHES rounds
+ * (300); the first fifth of the rounds is dropped as warm-up. Prints each
+ * build's median, mean and 10th percentile in ns a toggle, and its final
+ * VMA count (equal for every build, or a build is wrong).
+ */
+import { readFileSync } from "node:fs";
+import { Simulation } from "../bindings/facade.js";
+import { AlternatingProt } from "../bindings/scenario/workloads.js";
+
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error("usage: npm run bench:ab -- A.wasm [B.wasm ...]");
+  process.exit(2);
+}
+const n = Number(process.env.VMASIM_AB_N ?? 1_000_000);
+const rounds = Number(process.env.VMASIM_AB_BATCHES ?? 300);
+const per = 20_000;
+const results = new Float64Array(per);
+
+const runs = files.map((file) => {
+  const sim = new Simulation({ engine: "wasm", wasm: readFileSync(file) });
+  sim.maxMapCount = n + 65530;
+  const p = sim.process("main");
+  const b = sim.batch();
+  const w = new AlternatingProt(n);
+  w.map(p, b, () => b.runRaw());
+  b.runRaw();
+  return { file, p, b, w, times: [] as number[] };
+});
+
+for (let r = 0; r < rounds; r++) {
+  for (const run of r & 1 ? [...runs].reverse() : runs) {
+    const t0 = performance.now();
+    run.w.toggles(run.p, run.b, per);
+    run.b.runRaw(results);
+    run.times.push(((performance.now() - t0) * 1e6) / per);
+    const bad = results.findIndex((x) => x < 0);
+    if (bad >= 0) throw new Error(`${run.file}: toggle ${bad} of round ${r} failed with ${results[bad]}`);
+  }
+}
+
+for (const run of runs) {
+  const t = run.times.slice(Math.floor(rounds / 5)).sort((a, b) => a - b);
+  const mean = t.reduce((a, b) => a + b, 0) / t.length;
+  const at = (q: number) => t[Math.min(t.length - 1, Math.floor(t.length * q))]!.toFixed(0);
+  console.log(`${run.file}: median ${at(0.5)}  mean ${mean.toFixed(0)}  p10 ${at(0.1)} ns a toggle  (${run.p.mapCount} VMAs)`);
+}
