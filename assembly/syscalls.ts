@@ -81,7 +81,7 @@ function reserve_mprotect_populate(mm: usize, first: u64, last: u64): bool {
  * a VMA, none in between (whole VMAs change or go as they are). A change
  * that splits nothing needs no memory, so it works even when memory is full.
  */
-export function reserve_splits(mm: usize, addr: f64, len: f64): bool {
+function reserve_splits(mm: usize, addr: f64, len: f64): bool {
   // Room for both ends is the common case (and cheap to check); count only when memory is short.
   if (block_reserve(CLASS_VMA, 2) && tree_reserve(mm, 2)) return true;
   const first = first_page(addr);

@@ -88,22 +88,18 @@ function node_new(): usize {
  */
 function node_insert(c: usize, i: i32, key: u64, p: usize): void {
   const n = n_count(c);
-  const k = c + (<usize>i << 3);
-  const q = c + PTRS + (<usize>i << 2);
   for (let j = n - 1; j >= i; j--) {
     n_set_key(c, j + 1, n_key(c, j));
     n_set_ptr(c, j + 1, n_ptr(c, j));
   }
-  store<u64>(k, key);
-  store<u32>(q, <u32>p);
+  n_set_key(c, i, key);
+  n_set_ptr(c, i, p);
   n_set_count(c, n + 1);
 }
 
 /** Remove entry i of node c (the entries above move down, as in node_insert). */
 function node_remove(c: usize, i: i32): void {
   const n = n_count(c);
-  const k = c + (<usize>i << 3);
-  const q = c + PTRS + (<usize>i << 2);
   for (let j = i; j < n - 1; j++) {
     n_set_key(c, j, n_key(c, j + 1));
     n_set_ptr(c, j, n_ptr(c, j + 1));

@@ -15,8 +15,7 @@
  * VMA count (equal for every build, or a build is wrong).
  */
 import { readFileSync } from "node:fs";
-import { Simulation } from "../bindings/facade.js";
-import { AlternatingProt } from "../bindings/scenario/workloads.js";
+import { alternatingSpace, requireSuccess } from "./alternating.js";
 
 const files = process.argv.slice(2);
 if (files.length === 0) {
@@ -28,16 +27,7 @@ const rounds = Number(process.env.VMASIM_AB_BATCHES ?? 300);
 const per = 20_000;
 const results = new Float64Array(per);
 
-const runs = files.map((file) => {
-  const sim = new Simulation({ engine: "wasm", wasm: readFileSync(file) });
-  sim.maxMapCount = n + 65530;
-  const p = sim.process("main");
-  const b = sim.batch();
-  const w = new AlternatingProt(n);
-  w.map(p, b, () => b.runRaw());
-  b.runRaw();
-  return { file, p, b, w, times: [] as number[] };
-});
+const runs = files.map((file) => ({ file, ...alternatingSpace({ engine: "wasm", wasm: readFileSync(file) }, n), times: [] as number[] }));
 
 for (let r = 0; r < rounds; r++) {
   for (const run of r & 1 ? [...runs].reverse() : runs) {
@@ -45,8 +35,7 @@ for (let r = 0; r < rounds; r++) {
     run.w.toggles(run.p, run.b, per);
     run.b.runRaw(results);
     run.times.push(((performance.now() - t0) * 1e6) / per);
-    const bad = results.findIndex((x) => x < 0);
-    if (bad >= 0) throw new Error(`${run.file}: toggle ${bad} of round ${r} failed with ${results[bad]}`);
+    requireSuccess(results, `${run.file}, round ${r}`);
   }
 }
 

@@ -32,10 +32,11 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { Bench } from "tinybench";
-import { type AddressSpace, type Batch, type EngineName, Simulation } from "../bindings/facade.js";
+import { type EngineName, Simulation } from "../bindings/facade.js";
 import { kernelAlternatingBench, kernelKsmBench } from "../bindings/harness/kbench.js";
 import { liveKernelAvailable } from "../bindings/harness/live.js";
-import { AlternatingProt, XorShift } from "../bindings/scenario/workloads.js";
+import { XorShift } from "../bindings/scenario/workloads.js";
+import { alternatingSpace, requireSuccess } from "./alternating.js";
 
 const BASE = 0x100000000000;
 const PAGE = 4096;
@@ -59,25 +60,6 @@ function settle(): void {
 
 const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`);
 
-/** The alternating-prot workload's n pages mapped (AlternatingProt): its process and its toggle generator. */
-function alternatingSpace(engine: EngineName, n: number): { sim: Simulation; p: AddressSpace; w: AlternatingProt; b: Batch } {
-  const sim = new Simulation({ engine });
-  sim.maxMapCount = n + 65530;
-  const p = sim.process("main");
-  const b = sim.batch();
-  const w = new AlternatingProt(n);
-  w.map(p, b, () => b.runRaw());
-  b.runRaw();
-  if (p.mapCount !== n) throw new Error(`setup: expected ${n} VMAs, got ${p.mapCount}`);
-  return { sim, p, w, b };
-}
-
-/** A measured batch's calls must all have succeeded (a failing call would measure an error path). */
-function requireSuccess(results: Float64Array, what: string): void {
-  const bad = results.findIndex((r) => r < 0);
-  if (bad >= 0) throw new Error(`${what}: call ${bad} of the last batch failed with ${results[bad]}`);
-}
-
 /** Runs one tinybench task of `ops` operations per iteration; returns ops/s. */
 async function measure(name: string, ops: number, fn: () => void, heavy: boolean): Promise<number> {
   const bench = new Bench({ name, time: heavy ? 500 : 1000, iterations: heavy ? 2 : 10, warmup: !heavy, warmupIterations: 2 });
@@ -90,7 +72,7 @@ async function measure(name: string, ops: number, fn: () => void, heavy: boolean
 
 /** (a) on one engine: toggles per second, and the engine's bytes per VMA after the build (null if it cannot tell). */
 async function alternatingRate(engine: EngineName, n: number, toggles: number): Promise<{ ops: number; bytes: number | null }> {
-  const { sim, p, w, b } = alternatingSpace(engine, n);
+  const { sim, p, w, b } = alternatingSpace({ engine }, n);
   const bytes = sim.engine.memoryBytes();
   const perIter = engine === "ts" && n >= 1_000_000 ? 500 : Math.min(toggles, 20_000);
   // Bulk work: the results land in one buffer, checked after the measurement (every toggle must succeed).
@@ -136,7 +118,7 @@ async function alternatingProt(n: number, toggles: number): Promise<void> {
 }
 
 async function churn(engine: EngineName, n: number): Promise<void> {
-  const { p, b } = alternatingSpace(engine, n);
+  const { p, b } = alternatingSpace({ engine }, n);
   const rng = new XorShift(2);
   const perIter = engine === "ts" ? 200 : 10_000;
   const results = new Float64Array(2 * perIter);
@@ -154,7 +136,7 @@ async function churn(engine: EngineName, n: number): Promise<void> {
 }
 
 async function lookups(engine: EngineName, n: number): Promise<void> {
-  const { sim, p } = alternatingSpace(engine, n);
+  const { sim, p } = alternatingSpace({ engine }, n);
   const rng = new XorShift(3);
   const perIter = 10_000;
   let sink = 0;
