@@ -1,7 +1,8 @@
 // Linear-memory allocation for the Wasm engine. Everything lives in blocks
 // taken from one bump region above __heap_base; freed blocks go to a free
 // list per size class and are reused, last freed first (likely still in
-// cache). Index nodes (CLASS_CHUNK) are whole cache lines, aligned to them.
+// cache). Index nodes (CLASS_CHUNK) are whole cache lines, aligned to them;
+// VMA records (32 bytes) are aligned to their size, so none straddles two lines.
 // Growth goes through memory.grow, whose failure is reported (0) instead of
 // trapping, so a syscall that cannot get memory fails with ENOMEM and leaves
 // the engine usable. The stub runtime's own allocator is never used (the
@@ -35,6 +36,12 @@ const freeHeads = memory.data(CLASSES * 4);
 const freeCounts = memory.data(CLASSES * 4);
 
 let vmaBytes: usize = 0;
+/**
+ * VMA records are aligned to their size when it is a power of two of a
+ * cache line or less (mm_types.ts: 32 bytes), so that none straddles two
+ * lines; else to 8 bytes.
+ */
+let vmaAlign: usize = 8;
 let chunkBytes: usize = 0;
 /** Bytes of each fixed class (CLASS_VMA .. FIRST_POW2_CLASS - 1). */
 const fixedBytes = memory.data(FIRST_POW2_CLASS * 4);
@@ -42,6 +49,7 @@ const fixedBytes = memory.data(FIRST_POW2_CLASS * 4);
 /** Set the sizes of the fixed record classes (called once by init). */
 export function alloc_init(vmaSize: usize, chunkSize: usize): void {
   vmaBytes = (vmaSize + 7) & ~7;
+  vmaAlign = vmaBytes <= LINE && (vmaBytes & (vmaBytes - 1)) == 0 ? vmaBytes : 8;
   chunkBytes = (chunkSize + LINE - 1) & ~(LINE - 1);
   store<u32>(fixedBytes + (<usize>CLASS_VMA << 2), <u32>vmaBytes);
   store<u32>(fixedBytes + (<usize>CLASS_CHUNK << 2), <u32>chunkBytes);
@@ -115,13 +123,17 @@ function sbrk(bytes: usize): usize {
   return ptr;
 }
 
-/** Move the bump pointer to a cache line (a gap big enough becomes a VMA block); false if memory is exhausted. */
-function align_line(): bool {
-  const gap = ((heapTop + LINE - 1) & ~(LINE - 1)) - heapTop;
+/**
+ * Move the bump pointer to a multiple of align (a power of two, 8 or more);
+ * false if memory is exhausted. The gap's last VMA-sized piece becomes a
+ * VMA block when that keeps VMA blocks aligned.
+ */
+function align_to(align: usize): bool {
+  const gap = ((heapTop + align - 1) & ~(align - 1)) - heapTop;
   if (gap != 0) {
     const g = sbrk(gap);
     if (g == 0) return false;
-    if (gap >= vmaBytes) block_free(CLASS_VMA, g);
+    if (gap >= vmaBytes && align >= vmaAlign) block_free(CLASS_VMA, g + gap - vmaBytes);
   }
   return true;
 }
@@ -132,9 +144,10 @@ function align_line(): bool {
   return cls == CLASS_CHUNK || cls == CLASS_NODE;
 }
 
-/** A new block from the bump region (aligned to a cache line for line_aligned classes). */
+/** A new block from the bump region (aligned to a cache line for line_aligned classes, VMAs to vmaAlign). */
 function fresh_block(cls: i32, bytes: usize): usize {
-  if (line_aligned(cls) && !align_line()) return 0;
+  if (line_aligned(cls) && !align_to(LINE)) return 0;
+  if (cls == CLASS_VMA && !align_to(vmaAlign)) return 0;
   return sbrk(bytes);
 }
 
@@ -242,7 +255,7 @@ export function block_regrow(old: usize, oldBytes: usize, newBytes: usize, used:
 function bump_refill(cls: i32, bytes: usize, n: u32): bool {
   const total = <u64>n * <u64>bytes;
   if (total > HEAP_END_MAX) return false;
-  if (line_aligned(cls) && !align_line()) return false;
+  if (line_aligned(cls) && !align_to(LINE)) return false;
   const base = sbrk(<usize>total);
   if (base == 0) return false;
   const o = <usize>cls << 2;

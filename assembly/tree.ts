@@ -244,15 +244,15 @@ function seek_full(mm: usize, page: u64): void {
   // Touch the records at and around the position (a syscall reads them
   // next): their cache misses then overlap instead of queueing.
   if (li < n_count(leaf)) {
-    let t = load<u32>(n_ptr(leaf, li), 36);
+    let t = load<u32>(n_ptr(leaf, li));
     if (li > 0) {
       const p = n_ptr(leaf, li - 1);
-      t ^= load<u32>(p) ^ load<u32>(p, 36);
+      t ^= load<u32>(p);
     }
     const n = n_count(leaf);
     if (li + 1 < n) {
       const p = n_ptr(leaf, li + 1);
-      t ^= load<u32>(p) ^ load<u32>(p, 36);
+      t ^= load<u32>(p);
     }
     sink ^= t;
   }

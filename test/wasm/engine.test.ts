@@ -43,7 +43,7 @@ describe("the Wasm engine out of linear memory", () => {
       }
     }
     expect(errno).toBe("ENOMEM");
-    expect(n).toBeGreaterThan(2000); // about 53 bytes a VMA: some 10 000 splits fit in 1 MiB
+    expect(n).toBeGreaterThan(2000); // about 45 bytes a VMA: some 10 000 splits fit in 1 MiB
     const vmas = p.vmas();
     expect(vmas).toHaveLength(2 * n + 1);
     // Refused calls change nothing: the split again, a munmap that splits, a new VMA.
