@@ -28,6 +28,7 @@ import {
   sys_write,
 } from "./syscalls";
 import { CHUNK_SIZE, tree_find, tree_next } from "./tree";
+import { guide_tune } from "./top_guide";
 import { WARM_GROUP, warm_group, warm_hint } from "./warm";
 
 const cmds = memory.data(<i32>(CMD_CAPACITY * CMD_SLOTS * 8), 16);
@@ -210,6 +211,11 @@ export function ksm_memcmp(alo: u32, ahi: u32, blo: u32, bhi: u32): i32 {
  */
 export function heap_limit(bytes: f64): void {
   alloc_set_limit(bytes < 0 ? u64.MAX_VALUE : <u64>bytes);
+}
+
+/** Test hook: the top guide (top_guide.ts) for top arrays of minEntries or more, built after buildAfter unguided searches. */
+export function top_guide_tune(minEntries: i32, buildAfter: u32): void {
+  guide_tune(minEntries, buildAfter);
 }
 
 /** Bytes of linear memory the engine's records occupy (free blocks included). */

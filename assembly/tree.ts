@@ -24,6 +24,7 @@
 
 import { CLASS_CHUNK, block_alloc, block_free, block_reserve, pow2_bytes, pow2_class } from "./alloc";
 import { mm_map_count, mm_set_map_count, vma_end, vma_raw_set_end, vma_start } from "./mm_types";
+import { guide_invalidate, guide_ready, guide_search, guide_serves } from "./top_guide";
 
 /** Entries per node (leaf or inner): whole cache lines of keys (a multiple of LINE_KEYS). */
 export const CHUNK_CAP: i32 = 40;
@@ -149,6 +150,13 @@ function node_split(c: usize): usize {
   return <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
 }
 
+/** top_search through the guide where it serves mm (top_guide.ts), else the binary search. */
+// @ts-ignore: decorator
+@inline function top_find(mm: usize, tn: i32, page: u64): i32 {
+  const ti = guide_serves(mm) ? guide_search(top_keys(mm), tn, page) : -1;
+  return ti >= 0 ? ti : top_search(mm, tn, page);
+}
+
 function top_insert(mm: usize, i: i32, c: usize, key: u64): void {
   const n = top_count(mm);
   const keys = top_keys(mm);
@@ -158,6 +166,7 @@ function top_insert(mm: usize, i: i32, c: usize, key: u64): void {
   store<u64>(keys + (<usize>i << 3), key);
   store<u32>(ptrs + (<usize>i << 2), <u32>c);
   store<i32>(mm, n + 1, 8);
+  guide_invalidate();
 }
 
 function top_remove(mm: usize, i: i32): void {
@@ -167,6 +176,7 @@ function top_remove(mm: usize, i: i32): void {
   memory.copy(keys + (<usize>i << 3), keys + (<usize>(i + 1) << 3), <usize>(n - i - 1) << 3);
   memory.copy(ptrs + (<usize>i << 2), ptrs + (<usize>(i + 1) << 2), <usize>(n - i - 1) << 2);
   store<i32>(mm, n - 1, 8);
+  guide_invalidate();
 }
 
 // ---- the cursor ----------------------------------------------------------------
@@ -216,7 +226,7 @@ function seek_full(mm: usize, page: u64): void {
     curMm = 0;
     return;
   }
-  let ti = top_search(mm, tn, page);
+  let ti = top_find(mm, tn, page);
   curMm = mm;
   if (ti == tn) {
     ti = tn - 1;
@@ -586,7 +596,8 @@ export function tree_iter_next(): usize {
 export function tree_top_index(mm: usize, page: u64): i32 {
   const tn = top_count(mm);
   if (tn == 0) return -1;
-  const ti = top_search(mm, tn, page);
+  guide_ready(mm, top_keys(mm), tn);
+  const ti = top_find(mm, tn, page);
   return ti == tn ? -1 : ti;
 }
 

@@ -29,6 +29,7 @@ export interface CoreExports {
   ksm_knobs(): void;
   engine_bytes(): number;
   heap_limit(bytes: number): void;
+  top_guide_tune(minEntries: number, buildAfter: number): void;
 }
 
 /** What may stand in for the embedded module: a compiled module or the .wasm bytes. */
@@ -240,7 +241,6 @@ export class WasmEngine implements Engine {
     return Array.from(m.subarray(o, o + n));
   }
 
-  /** Bytes of linear memory the engine's records use. */
   /**
    * Let the engine's records grow by at most bytes more, as if linear memory
    * ended there (null: the full 4 GiB again). For tests and for trying what a
@@ -250,6 +250,16 @@ export class WasmEngine implements Engine {
     this.x.heap_limit(bytes === null ? -1 : bytes);
   }
 
+  /**
+   * Test hook: use the top guide (assembly/top_guide.ts) for top arrays of
+   * minEntries or more (256 by default: ~200k VMAs), built after buildAfter
+   * searches it did not serve (2048), so that tests reach it on small trees.
+   */
+  tuneTopGuide(minEntries: number, buildAfter: number): void {
+    this.x.top_guide_tune(minEntries, buildAfter);
+  }
+
+  /** Bytes of linear memory the engine's records use. */
   memoryBytes(): number {
     return this.x.engine_bytes();
   }
