@@ -24,8 +24,6 @@ import { block_alloc, block_free, pow2_bytes, pow2_class } from "./alloc";
 
 /** Top arrays shorter than this are searched in a few steps anyway: no guide. */
 let minEntries: i32 = 256;
-/** Forward steps from a bucket's index before giving up on the guide for this search. */
-const MAX_STEPS: i32 = 8;
 
 let guideMm: usize = 0;
 /** u32 per bucket, in a power-of-two block of guideBytes. */
@@ -104,10 +102,13 @@ function guide_build(mm: usize, keys: usize, tn: i32): bool {
 
 /**
  * How many of mm's tn top keys are at or below page, through the guide
- * (guide_ready(mm, ...) was true); -1 if the guide cannot tell (a bucket's
- * index past the answer, or too far before it): search another way.
+ * (guide_serves(mm)); -1 if the guide cannot tell (a bucket's index past
+ * the answer, or more than two steps before it): search another way. The
+ * two steps forward are branch-free (a random page takes none, one or two
+ * of them, which a branch would mispredict).
  */
-export function guide_search(keys: usize, tn: i32, page: u64): i32 {
+// @ts-ignore: decorator
+@inline export function guide_search(keys: usize, tn: i32, page: u64): i32 {
   let i: i32 = 0;
   if (page >= guideBase) {
     const b = (page - guideBase) >> guideShift;
@@ -116,8 +117,9 @@ export function guide_search(keys: usize, tn: i32, page: u64): i32 {
     if (i > tn) return -1;
   }
   // Keys may have changed in place since the guide was built: the answer is checked either way.
-  const stop = min(tn, i + MAX_STEPS);
-  while (i < stop && load<u64>(keys + (<usize>i << 3)) <= page) i++;
+  const last = tn - 1;
+  i += <i32>(load<u64>(keys + (<usize>min(i, last) << 3)) <= page) & <i32>(i < tn);
+  i += <i32>(load<u64>(keys + (<usize>min(i, last) << 3)) <= page) & <i32>(i < tn);
   if (i < tn && load<u64>(keys + (<usize>i << 3)) <= page) return -1;
   if (i > 0 && load<u64>(keys + (<usize>(i - 1) << 3)) > page) return -1;
   return i;
