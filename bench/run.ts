@@ -16,7 +16,7 @@
  *       kernel's is ksmd's own (its writer runs on another CPU meanwhile);
  *       the note gives the simulated rate with the rewrites counted in.
  *
- * (a) and (d) alternate: the Wasm engine and the kernel are measured three
+ * (a) and (d) alternate: the Wasm engine and the kernel are measured five
  * times each, one after the other, and the table has each one's median.
  *
  * bytes/VMA is the Wasm engine's memory after building the N VMAs, divided by N.
@@ -96,7 +96,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
  * measurements taken a minute apart scatters with it); the reference engine
  * once.
  */
-const REPEATS = quick ? 1 : 3;
+const REPEATS = quick ? 1 : 5;
 async function alternatingProt(n: number, toggles: number): Promise<void> {
   const live = liveKernelAvailable();
   const wasm: number[] = [];
