@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // The vmasim build.
 //   1. If assembly/index.ts exists: asc (asconfig.json, target release) ->
-//      build/core.wasm, then embed it as base64 in bindings/generated/core-wasm.ts
-//      (export CORE_WASM_BASE64). Without assembly/index.ts nothing is generated.
+//      build/core.wasm and build/core.wat; scripts/wasm-inline.mjs optimizes
+//      that again with more inlining than asc allows (both files rewritten);
+//      then build/core.wasm is embedded as base64 in
+//      bindings/generated/core-wasm.ts (export CORE_WASM_BASE64). Without
+//      assembly/index.ts nothing is generated.
 //   2. tsc -p tsconfig.build.json -> build/js (JS) and build/types (.d.ts).
 //
 // Usage: node scripts/build.mjs [--if-needed]
@@ -21,9 +24,12 @@ const at = (p) => join(ROOT, p);
 
 const STAMP = "build/js/bindings/cli/main.js";
 const INPUT_DIRS = ["bindings", "assembly", "bench"];
-const INPUT_FILES = ["package.json", "tsconfig.json", "tsconfig.build.json", "asconfig.json", "scripts/build.mjs", "scripts/gen-facts.mjs"];
+const INPUT_FILES = [
+  "package.json", "tsconfig.json", "tsconfig.build.json", "asconfig.json", "scripts/build.mjs", "scripts/gen-facts.mjs", "scripts/wasm-inline.mjs",
+];
 const AS_ENTRY = "assembly/index.ts";
 const WASM_OUT = "build/core.wasm";
+const WAT_OUT = "build/core.wat";
 const WASM_TS = "bindings/generated/core-wasm.ts";
 
 const log = (msg) => console.log(`build: ${msg}`);
@@ -79,7 +85,9 @@ function buildWasm() {
   runNode("gen-facts", "scripts/gen-facts.mjs", []);
   log(`asc: ${AS_ENTRY} -> ${WASM_OUT} (asconfig.json, release)`);
   runNode("asc", "node_modules/assemblyscript/bin/asc.js", ["--config", "asconfig.json", "--target", "release"]);
-  if (!existsSync(at(WASM_OUT))) fail(`asc reported success but ${WASM_OUT} is missing`);
+  if (!existsSync(at(WASM_OUT)) || !existsSync(at(WAT_OUT))) fail(`asc reported success but ${WASM_OUT} or ${WAT_OUT} is missing`);
+  log(`wasm-inline: ${WAT_OUT} -> ${WASM_OUT}, ${WAT_OUT} (binaryen, more inlining)`);
+  runNode("wasm-inline", "scripts/wasm-inline.mjs", [WAT_OUT, WASM_OUT]);
 
   const bytes = readFileSync(at(WASM_OUT));
   const text =
