@@ -114,7 +114,7 @@ export function warm_group(first: usize, n: u32): void {
     if (leaf != 0) store<i32>(warmLi + (<usize>j << 2), tree_records_near(leaf, page_at(j), out));
     else memory.fill(out, 0, RECORDS * 4);
   }
-  // A record is one cache line's quarter (mm_types.ts): one load warms it.
+  // A record is half a cache line, aligned to it (mm_types.ts): one load warms it.
   let t: u32 = 0;
   for (let k: u32 = 0; k < n * RECORDS; k++) {
     const p = <usize>load<u32>(warmRecord + (<usize>k << 2));
