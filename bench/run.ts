@@ -32,11 +32,12 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { cpus } from "node:os";
 import { Bench } from "tinybench";
-import { type EngineName, Simulation } from "../bindings/facade.js";
+import type { EngineName } from "../bindings/facade.js";
 import { kernelAlternatingBench, kernelKsmBench } from "../bindings/harness/kbench.js";
 import { liveKernelAvailable } from "../bindings/harness/live.js";
 import { XorShift } from "../bindings/scenario/workloads.js";
 import { alternatingSpace, requireSuccess } from "./alternating.js";
+import { type KsmSpace, ksmPasses, ksmSpace } from "./ksm_visits.js";
 
 const BASE = 0x100000000000;
 const PAGE = 4096;
@@ -151,45 +152,17 @@ async function lookups(engine: EngineName, n: number): Promise<void> {
 
 /** KSM page visits per second of the simulated ksmd (engines without KSM are reported as such). */
 function ksmVisits(engine: EngineName, n: number, passes: number): void {
-  const sim = new Simulation({ engine });
-  const p = sim.process("main");
-  const b = sim.batch();
+  let space: KsmSpace;
   try {
-    b.mmap(p, BASE, n * PAGE, 3, 0x32);
-    b.madvise(p, BASE, n * PAGE, "mergeable");
-    b.runRaw();
-    sim.ksmWrite("smart_scan", "0");
+    space = ksmSpace({ engine }, n);
   } catch (e) {
     rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine, opsPerSecond: Number.NaN, note: (e as Error).message });
     return;
   }
-  const distinct = Math.max(1, Math.floor(n / 10));
-  const block = 4096;
-  // Contents i mod distinct + 1, written a block of pages at a time with cycle-like runs.
-  for (let i = 0; i < n; i++) b.write(p, BASE + i * PAGE, PAGE, { value: BigInt((i % distinct) + 1) });
-  b.runRaw();
-  sim.ksmWrite("pages_to_scan", "4294967295");
-  sim.ksmWrite("sleep_millisecs", "0");
-  sim.ksmWrite("run", "1");
-  const rng = new XorShift(1);
-  let fresh = n + 1;
   settle();
-  const t0 = performance.now();
-  const v0 = sim.ksmStat().pagesScanned;
-  let scanMs = 0;
-  for (let k = 0; k < passes; k++) {
-    const s0 = performance.now();
-    sim.ksmScan(1);
-    scanMs += performance.now() - s0;
-    for (let j = 0; j < n / 10; j++) {
-      b.write(p, BASE + rng.int(0, n - 1) * PAGE, PAGE, { value: BigInt(++fresh) });
-      if (b.length === block) b.runRaw();
-    }
-    b.runRaw();
-  }
-  const visits = sim.ksmStat().pagesScanned - v0;
+  const { visits, scanMs, totalMs } = ksmPasses(space, passes);
   // ksmd's own rate (as the kernel's: there the writer runs on another CPU meanwhile), and with the rewrites counted in.
-  const all = visits / ((performance.now() - t0) / 1000);
+  const all = visits / (totalMs / 1000);
   rows.push({ workload: "(e) KSM page visits", size: `N=${n}`, engine, opsPerSecond: visits / (scanMs / 1000), note: `${fmt(all)}/s with the rewrites` });
 }
 
