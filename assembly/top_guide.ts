@@ -61,16 +61,19 @@ export function guide_invalidate(): void {
   return mm == guideMm;
 }
 
-/** Whether the guide serves mm's top array of tn keys (building it once enough searches went without). */
-export function guide_ready(mm: usize, keys: usize, tn: i32): bool {
-  if (mm == guideMm) return true;
-  if (tn < minEntries || ++unguided < buildAfter) return false;
+/**
+ * A search of mm's top array of tn keys is about to be made: if the guide
+ * does not serve it, count it, and once enough have gone without, build
+ * the guide for mm (guide_serves tells whether it then does).
+ */
+export function guide_consider(mm: usize, keys: usize, tn: i32): void {
+  if (mm == guideMm || tn < minEntries || ++unguided < buildAfter) return;
   unguided = 0;
-  return guide_build(mm, keys, tn);
+  guide_build(mm, keys, tn);
 }
 
-/** Build the guide for mm's tn (>= 2) sorted keys; false (no guide) if memory is exhausted. */
-function guide_build(mm: usize, keys: usize, tn: i32): bool {
+/** Build the guide for mm's tn (>= 1) sorted keys; none (guideMm 0) if memory is exhausted. */
+function guide_build(mm: usize, keys: usize, tn: i32): void {
   guideMm = 0;
   let buckets: u64 = 1;
   while (buckets < <u64>(2 * tn)) buckets <<= 1;
@@ -78,7 +81,7 @@ function guide_build(mm: usize, keys: usize, tn: i32): bool {
   if (bytes > guideBytes) {
     const cls = pow2_class(bytes);
     const g = block_alloc(cls);
-    if (g == 0) return false;
+    if (g == 0) return;
     if (guide != 0) block_free(pow2_class(guideBytes), guide);
     guide = g;
     guideBytes = pow2_bytes(cls);
@@ -97,7 +100,6 @@ function guide_build(mm: usize, keys: usize, tn: i32): bool {
   guideShift = shift;
   guideMask = buckets - 1;
   guideMm = mm;
-  return true;
 }
 
 /**

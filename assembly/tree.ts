@@ -24,7 +24,7 @@
 
 import { CLASS_CHUNK, block_alloc, block_free, block_reserve, pow2_bytes, pow2_class } from "./alloc";
 import { mm_map_count, mm_set_map_count, vma_end, vma_raw_set_end, vma_start } from "./mm_types";
-import { guide_invalidate, guide_ready, guide_search, guide_serves } from "./top_guide";
+import { guide_consider, guide_invalidate, guide_search, guide_serves } from "./top_guide";
 
 /** Entries per node (leaf or inner): whole cache lines of keys (a multiple of LINE_KEYS). */
 export const CHUNK_CAP: i32 = 40;
@@ -596,7 +596,7 @@ export function tree_iter_next(): usize {
 export function tree_top_index(mm: usize, page: u64): i32 {
   const tn = top_count(mm);
   if (tn == 0) return -1;
-  guide_ready(mm, top_keys(mm), tn);
+  guide_consider(mm, top_keys(mm), tn);
   const ti = top_find(mm, tn, page);
   return ti == tn ? -1 : ti;
 }

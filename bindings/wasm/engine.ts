@@ -94,8 +94,8 @@ export class WasmEngine implements Engine {
    * results in order.
    */
   submit(cmds: Float64Array, into?: Float64Array): Float64Array {
-    const n = cmds.length / CMD_SLOTS;
     const results = resultsFor(cmds, into);
+    const n = results.length;
     const base = this.cmdPtr / 8;
     for (let done = 0; done < n; ) {
       const k = Math.min(CMD_CAPACITY, n - done);
