@@ -406,12 +406,18 @@ function leaf_max_changed(mm: usize, key: u64): void {
 
 /**
  * Room for n more inserts: two nodes each (a leaf split can split an inner
- * node) and n more top-array entries; false if memory is exhausted.
+ * node) and n more top-array entries; false if memory is exhausted. Inline
+ * (every syscall that may split reserves): the common case is two loads
+ * and compares; tree_reserve_top() grows the top array.
  */
-export function tree_reserve(mm: usize, n: i32): bool {
-  if (!block_reserve(CLASS_CHUNK, <u32>(2 * n))) return false;
+// @ts-ignore: decorator
+@inline export function tree_reserve(mm: usize, n: i32): bool {
+  return block_reserve(CLASS_CHUNK, <u32>(2 * n)) && (top_count(mm) + n <= top_cap(mm) || tree_reserve_top(mm, n));
+}
+
+/** tree_reserve()'s top array too small for n more entries: a bigger one (false, nothing changed, if memory is exhausted). */
+function tree_reserve_top(mm: usize, n: i32): bool {
   const want = top_count(mm) + n;
-  if (want <= top_cap(mm)) return true;
   let cap = top_cap(mm) == 0 ? 16 : top_cap(mm);
   while (cap < want) cap <<= 1;
   const kcls = pow2_class(<usize>cap * 8);
