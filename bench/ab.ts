@@ -11,8 +11,9 @@
  *
  * Environment: VMASIM_AB_N pages (1,000,000), VMASIM_AB_BATCHES rounds
  * (300); the first fifth of the rounds is dropped as warm-up. Prints each
- * build's median, mean and 10th percentile in ns a toggle, and its final
- * VMA count (equal for every build, or a build is wrong).
+ * build's median, mean and 10th percentile in ns a toggle, the median of
+ * its per-round ratios to the first build (paired, so the drift cancels),
+ * and its final VMA count (equal for every build, or a build is wrong).
  */
 import { readFileSync } from "node:fs";
 import { alternatingSpace, requireSuccess } from "./alternating.js";
@@ -39,9 +40,14 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 
+const skip = Math.floor(rounds / 5);
+const first = runs[0]!.times;
 for (const run of runs) {
-  const t = run.times.slice(Math.floor(rounds / 5)).sort((a, b) => a - b);
+  const t = run.times.slice(skip).sort((a, b) => a - b);
   const mean = t.reduce((a, b) => a + b, 0) / t.length;
   const at = (q: number) => t[Math.min(t.length - 1, Math.floor(t.length * q))]!.toFixed(0);
-  console.log(`${run.file}: median ${at(0.5)}  mean ${mean.toFixed(0)}  p10 ${at(0.1)} ns a toggle  (${run.p.mapCount} VMAs)`);
+  // Paired: each round's time over the first build's in the same round (the VM's drift cancels out).
+  const ratios = run.times.slice(skip).map((x, i) => x / first[skip + i]!).sort((a, b) => a - b);
+  const paired = run === runs[0] ? "" : `  paired ${ratios[ratios.length >> 1]!.toFixed(3)}x the first`;
+  console.log(`${run.file}: median ${at(0.5)}  mean ${mean.toFixed(0)}  p10 ${at(0.1)} ns a toggle${paired}  (${run.p.mapCount} VMAs)`);
 }
