@@ -110,7 +110,7 @@ export class AlternatingProt {
    * in stages (the pages, then the bit set's flips, then the calls), so that
    * the bit set's cache misses (a random word of n/8 bytes a toggle) overlap
    * instead of each waiting behind the generator: ~14 of ~35 ns a toggle at
-   * 1M pages.
+   * 1M pages. (A set bit means read-only: prot 1, else 3.)
    */
   toggles(p: AddressSpace, b: Batch, count: number): void {
     if (this.pages.length < count) {
@@ -122,8 +122,9 @@ export class AlternatingProt {
     for (let k = 0; k < count; k++) pages[k] = rng.int(0, last);
     for (let k = 0; k < count; k++) {
       const i = pages[k]!;
-      const bit = 1 << (i & 31);
-      prots[k] = (readOnly[i >>> 5]! ^= bit) & bit ? 1 : 3;
+      // The flipped bit read back by arithmetic, not a branch: a random toggle's branch mispredicts half the time (~5 ns).
+      const word = (readOnly[i >>> 5]! ^= 1 << (i & 31));
+      prots[k] = 3 - (((word >>> (i & 31)) & 1) << 1);
     }
     const { BASE, PAGE } = AlternatingProt;
     for (let k = 0; k < count; k++) b.mprotect(p, BASE + pages[k]! * PAGE, PAGE, prots[k]!);
