@@ -16,7 +16,7 @@
  *       kernel's is ksmd's own (its writer runs on another CPU meanwhile);
  *       the note gives the simulated rate with the rewrites counted in.
  *
- * (a) and (d) alternate: the Wasm engine and the kernel are measured five
+ * (a) and (d) alternate: the Wasm engine and the kernel are measured seven
  * times each, one after the other, and the table has each one's median.
  *
  * bytes/VMA is the Wasm engine's memory after building the N VMAs, divided by N.
@@ -97,7 +97,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
  * measurements taken a minute apart scatters with it); the reference engine
  * once.
  */
-const REPEATS = quick ? 1 : 5;
+const REPEATS = quick ? 1 : 7;
 async function alternatingProt(n: number, toggles: number): Promise<void> {
   const live = liveKernelAvailable();
   const wasm: number[] = [];
