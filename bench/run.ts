@@ -114,7 +114,9 @@ async function alternatingProt(n: number, toggles: number): Promise<void> {
   rows.push({ workload: "(a) alternating-prot", size, engine: "wasm", opsPerSecond: median(wasm), ...(bytes === null ? {} : { bytesPerVma: bytes / n }), note: each(wasm) });
   const ts = await alternatingRate("ts", n, toggles);
   rows.push({ workload: "(a) alternating-prot", size, engine: "ts", opsPerSecond: ts.ops });
-  if (live.ok) rows.push({ workload: "(a) alternating-prot", size, engine: "kernel", opsPerSecond: median(kern), note: each(kern) });
+  // Each pair's ratio too: the two were measured a few seconds apart, so a slow minute moves both.
+  const pairs = kern.length > 1 ? `; pairs' ratios ${wasm.map((x, i) => (x / kern[i]!).toFixed(1)).join(", ")}` : "";
+  if (live.ok) rows.push({ workload: "(a) alternating-prot", size, engine: "kernel", opsPerSecond: median(kern), note: each(kern) + pairs });
   else rows.push({ workload: "(a) alternating-prot", size, engine: "kernel", opsPerSecond: Number.NaN, note: live.reason });
 }
 
