@@ -9,7 +9,8 @@ import {
   vma_chain, vma_dup, vma_end, vma_flags, vma_set_anon, vma_set_chain, vma_set_flags, vma_start,
 } from "./mm_types";
 import { copy_page_range, pt_leaf_count, pt_reserve } from "./pages";
-import { tree_insert, tree_iter_first, tree_iter_next, tree_reserve_build } from "./tree";
+import { tree_insert, tree_reserve_build } from "./tree";
+import { tree_iter_first, tree_iter_next } from "./tree_iter";
 
 /** dup_mmap(): the child's pid, or 0 if memory is exhausted (nothing created then). */
 export function dup_mmap(parentPid: u32): u32 {

@@ -27,7 +27,8 @@ import {
   arg, sys_exit, sys_fork, sys_madvise, sys_mlock, sys_mmap, sys_mprotect, sys_mremap, sys_munlock, sys_munmap, sys_prctl_memory_merge, sys_read,
   sys_write,
 } from "./syscalls";
-import { CHUNK_SIZE, tree_find, tree_next } from "./tree";
+import { tree_find, tree_next } from "./tree";
+import { CHUNK_SIZE } from "./tree_node";
 import { guide_tune } from "./top_guide";
 import { WARM_GROUP, warm_group, warm_hint } from "./warm";
 

@@ -5,7 +5,7 @@ import { sw } from "./kernel";
 import { ksm_enter } from "./ksmd";
 import { mm_merge_any, mm_set_merge_any, vma_end, vma_file, vma_flags, vma_set_flags, vma_start } from "./mm_types";
 import { unshare_ksm_range } from "./pages";
-import { tree_iter_first, tree_iter_next } from "./tree";
+import { tree_iter_first, tree_iter_next } from "./tree_iter";
 
 /** KSM only works on private, non-hugetlb, non-special memory (ksm_compatible()). */
 export function ksm_compatible(file: u32, flags: u32): bool {

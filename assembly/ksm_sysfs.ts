@@ -18,7 +18,7 @@ import {
   unmerge_all_pages, zeroPages,
 } from "./ksmd";
 import { mm_ksm_merging_pages, mm_ksm_rmap_items, mm_ksm_zero_pages, mm_merge_any, vma_flags } from "./mm_types";
-import { tree_iter_first, tree_iter_next } from "./tree";
+import { tree_iter_first, tree_iter_next } from "./tree_iter";
 
 // ---- the knobs of /sys/kernel/mm/ksm, as the reference keeps them (JS numbers) ----------
 export let kRun: f64 = 0;

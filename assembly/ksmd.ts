@@ -43,7 +43,8 @@ import {
 import {
   LEAF_PAGES, NO_PAGE, leaf_base, leaf_slot, pt_count_ksm, pt_next, pt_replace, pt_warm_leaf, ptLeaf, ptPage, page_unmap, unshare_ksm_range,
 } from "./pages";
-import { treeGen, tree_find, tree_iter_first, tree_iter_next, tree_next } from "./tree";
+import { treeGen, tree_find, tree_next } from "./tree";
+import { tree_iter_first, tree_iter_next } from "./tree_iter";
 
 // ---- ksmd's state ---------------------------------------------------------------------
 let slotHead: usize = 0;

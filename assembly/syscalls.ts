@@ -18,7 +18,8 @@ import { PAGE, do_mmap, do_munmap, exit_mmap } from "./mmap";
 import { do_mprotect } from "./mprotect";
 import { do_mremap } from "./mremap";
 import { leaves_spanned, pt_count_ksm, pt_leaves_in, pt_reserve, pt_reserve_fork, within_mm_pages } from "./pages";
-import { CHUNK_CAP, tree_find, tree_next, tree_reserve } from "./tree";
+import { tree_find, tree_next, tree_reserve } from "./tree";
+import { CHUNK_CAP } from "./tree_node";
 
 /** Argument i of the command at c (after its op and pid). */
 // @ts-ignore: decorator

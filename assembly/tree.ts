@@ -21,163 +21,17 @@
 // are freed when they empty (no merging of sparse nodes, as before); a node
 // that fills up at the end of the address space is left full (address-order
 // builds pack densely), elsewhere it splits in half.
+//
+// The nodes themselves are tree_node.ts, the top array tree_top.ts (with
+// top_guide.ts), whole-tree iteration tree_iter.ts.
 
-import { CLASS_CHUNK, block_alloc, block_free, block_reserve, pow2_bytes, pow2_class } from "./alloc";
+import { CLASS_CHUNK, block_free, block_reserve } from "./alloc";
 import { mm_map_count, mm_set_map_count, vma_end, vma_raw_set_end, vma_start } from "./mm_types";
-import { guide_consider, guide_invalidate, guide_search, guide_serves } from "./top_guide";
-
-/** Entries per node (leaf or inner): whole cache lines of keys (a multiple of LINE_KEYS). */
-export const CHUNK_CAP: i32 = 40;
-const LINE_KEYS: i32 = 8;
-const KEY_LINES: i32 = CHUNK_CAP / LINE_KEYS;
-const PTRS: usize = <usize>CHUNK_CAP * 8;
-const COUNT: usize = PTRS + <usize>CHUNK_CAP * 4;
-/** Bytes of a node (alloc.ts rounds CLASS_CHUNK blocks up to whole cache lines and aligns them). */
-export const CHUNK_SIZE: usize = COUNT + 4;
-const HALF: i32 = CHUNK_CAP >> 1;
-/** The key of an unused slot: above every page, so that searches need not look at the count. */
-const NO_KEY: u64 = u64.MAX_VALUE;
-
-// ---- nodes: keys u64[CHUNK_CAP] (unused ones NO_KEY), pointers u32[CHUNK_CAP], count ----
-// @ts-ignore: decorator
-@inline function n_count(c: usize): i32 { return load<i32>(c + COUNT); }
-// @ts-ignore: decorator
-@inline function n_set_count(c: usize, n: i32): void { store<i32>(c + COUNT, n); }
-// @ts-ignore: decorator
-@inline function n_key(c: usize, i: i32): u64 { return load<u64>(c + (<usize>i << 3)); }
-// @ts-ignore: decorator
-@inline function n_set_key(c: usize, i: i32, k: u64): void { store<u64>(c + (<usize>i << 3), k); }
-// @ts-ignore: decorator
-@inline function n_ptr(c: usize, i: i32): usize { return load<u32>(c + PTRS + (<usize>i << 2)); }
-// @ts-ignore: decorator
-@inline function n_set_ptr(c: usize, i: i32, p: usize): void { store<u32>(c + PTRS + (<usize>i << 2), <u32>p); }
-
-/**
- * How many of node c's keys are at or below page: the index of the first key
- * above it. First the last key of every line (independent loads: a cold node
- * costs one round trip), then the keys of the line found.
- */
-// @ts-ignore: decorator
-@inline function count_le(c: usize, page: u64): i32 {
-  let b: i32 = 0;
-  if (KEY_LINES == 5) {
-    b = <i32>(load<u64>(c, 56) <= page) + <i32>(load<u64>(c, 120) <= page) + <i32>(load<u64>(c, 184) <= page) +
-      <i32>(load<u64>(c, 248) <= page) + <i32>(load<u64>(c, 312) <= page);
-  } else {
-    for (let j: i32 = 0; j < KEY_LINES; j++) {
-      b += <i32>(load<u64>(c + (<usize>(j * LINE_KEYS + LINE_KEYS - 1) << 3)) <= page);
-    }
-  }
-  if (b == KEY_LINES) return CHUNK_CAP;
-  const l = c + (<usize>b << 6);
-  return (b << 3) + <i32>(load<u64>(l, 0) <= page) + <i32>(load<u64>(l, 8) <= page) + <i32>(load<u64>(l, 16) <= page) +
-    <i32>(load<u64>(l, 24) <= page) + <i32>(load<u64>(l, 32) <= page) + <i32>(load<u64>(l, 40) <= page) +
-    <i32>(load<u64>(l, 48) <= page) + <i32>(load<u64>(l, 56) <= page);
-}
-
-/** A new empty node (reserved beforehand). */
-function node_new(): usize {
-  const c = block_alloc(CLASS_CHUNK);
-  memory.fill(c, 0xff, PTRS);
-  return c;
-}
-
-/**
- * Insert key and p at index i of node c (not full). The entries above move
- * up one at a time: a few words, where V8's memory.copy is a call out to
- * memmove (its share of a random toggle at 1M VMAs was ~4%).
- */
-function node_insert(c: usize, i: i32, key: u64, p: usize): void {
-  const n = n_count(c);
-  for (let j = n - 1; j >= i; j--) {
-    n_set_key(c, j + 1, n_key(c, j));
-    n_set_ptr(c, j + 1, n_ptr(c, j));
-  }
-  n_set_key(c, i, key);
-  n_set_ptr(c, i, p);
-  n_set_count(c, n + 1);
-}
-
-/** Remove entry i of node c (the entries above move down, as in node_insert). */
-function node_remove(c: usize, i: i32): void {
-  const n = n_count(c);
-  for (let j = i; j < n - 1; j++) {
-    n_set_key(c, j, n_key(c, j + 1));
-    n_set_ptr(c, j, n_ptr(c, j + 1));
-  }
-  n_set_key(c, n - 1, NO_KEY);
-  n_set_count(c, n - 1);
-}
-
-/** Move the upper half of full node c into a new node (reserved beforehand); returns it. */
-function node_split(c: usize): usize {
-  const right = node_new();
-  memory.copy(right, c + (<usize>HALF << 3), <usize>(CHUNK_CAP - HALF) << 3);
-  memory.copy(right + PTRS, c + PTRS + (<usize>HALF << 2), <usize>(CHUNK_CAP - HALF) << 2);
-  memory.fill(c + (<usize>HALF << 3), 0xff, <usize>(CHUNK_CAP - HALF) << 3);
-  n_set_count(right, CHUNK_CAP - HALF);
-  n_set_count(c, HALF);
-  return right;
-}
-
-// ---- the top array in the mm record: 0 keys ptr, 4 ptrs ptr, 8 count, 12 cap ----
-// @ts-ignore: decorator
-@inline function top_keys(mm: usize): usize { return load<u32>(mm, 0); }
-// @ts-ignore: decorator
-@inline function top_ptrs(mm: usize): usize { return load<u32>(mm, 4); }
-// @ts-ignore: decorator
-@inline function top_count(mm: usize): i32 { return load<i32>(mm, 8); }
-// @ts-ignore: decorator
-@inline function top_cap(mm: usize): i32 { return load<i32>(mm, 12); }
-// @ts-ignore: decorator
-@inline function top_key(mm: usize, i: i32): u64 { return load<u64>(top_keys(mm) + (<usize>i << 3)); }
-// @ts-ignore: decorator
-@inline function top_set_key(mm: usize, i: i32, k: u64): void { store<u64>(top_keys(mm) + (<usize>i << 3), k); }
-// @ts-ignore: decorator
-@inline function top_node(mm: usize, i: i32): usize { return load<u32>(top_ptrs(mm) + (<usize>i << 2)); }
-
-/** How many of mm's tn (> 0) top keys are at or below page: a branchless lower bound (the top array is small and hot). */
-// @ts-ignore: decorator
-@inline function top_search(mm: usize, tn: i32, page: u64): i32 {
-  const keys = top_keys(mm);
-  let base: usize = 0;
-  let len: usize = <usize>tn;
-  while (len > 1) {
-    const half = len >> 1;
-    base = select<usize>(base + half, base, load<u64>(keys + ((base + half - 1) << 3)) <= page);
-    len -= half;
-  }
-  return <i32>base + <i32>(load<u64>(keys + (base << 3)) <= page);
-}
-
-/** top_search through the guide where it serves mm (top_guide.ts), else the binary search. */
-// @ts-ignore: decorator
-@inline function top_find(mm: usize, tn: i32, page: u64): i32 {
-  const ti = guide_serves(mm) ? guide_search(top_keys(mm), tn, page) : -1;
-  return ti >= 0 ? ti : top_search(mm, tn, page);
-}
-
-function top_insert(mm: usize, i: i32, c: usize, key: u64): void {
-  const n = top_count(mm);
-  const keys = top_keys(mm);
-  const ptrs = top_ptrs(mm);
-  memory.copy(keys + (<usize>(i + 1) << 3), keys + (<usize>i << 3), <usize>(n - i) << 3);
-  memory.copy(ptrs + (<usize>(i + 1) << 2), ptrs + (<usize>i << 2), <usize>(n - i) << 2);
-  store<u64>(keys + (<usize>i << 3), key);
-  store<u32>(ptrs + (<usize>i << 2), <u32>c);
-  store<i32>(mm, n + 1, 8);
-  guide_invalidate();
-}
-
-function top_remove(mm: usize, i: i32): void {
-  const n = top_count(mm);
-  const keys = top_keys(mm);
-  const ptrs = top_ptrs(mm);
-  memory.copy(keys + (<usize>i << 3), keys + (<usize>(i + 1) << 3), <usize>(n - i - 1) << 3);
-  memory.copy(ptrs + (<usize>i << 2), ptrs + (<usize>(i + 1) << 2), <usize>(n - i - 1) << 2);
-  store<i32>(mm, n - 1, 8);
-  guide_invalidate();
-}
+import { guide_consider } from "./top_guide";
+import {
+  CHUNK_CAP, COUNT, HALF, PTRS, count_le, n_count, n_key, n_ptr, n_set_key, node_insert, node_new, node_remove, node_split,
+} from "./tree_node";
+import { top_cap, top_count, top_find, top_insert, top_key, top_keys, top_node, top_remove, top_set_key, tree_reserve_top } from "./tree_top";
 
 // ---- the cursor ----------------------------------------------------------------
 // A position in the tree of curMm (0: none): top index, inner node and the
@@ -415,44 +269,11 @@ function leaf_max_changed(mm: usize, key: u64): void {
   return block_reserve(CLASS_CHUNK, <u32>(2 * n)) && (top_count(mm) + n <= top_cap(mm) || tree_reserve_top(mm, n));
 }
 
-/** tree_reserve()'s top array too small for n more entries: a bigger one (false, nothing changed, if memory is exhausted). */
-function tree_reserve_top(mm: usize, n: i32): bool {
-  const want = top_count(mm) + n;
-  let cap = top_cap(mm) == 0 ? 16 : top_cap(mm);
-  while (cap < want) cap <<= 1;
-  const kcls = pow2_class(<usize>cap * 8);
-  const pcls = pow2_class(<usize>cap * 4);
-  const keys = block_alloc(kcls);
-  if (keys == 0) return false;
-  const ptrs = block_alloc(pcls);
-  if (ptrs == 0) {
-    block_free(kcls, keys);
-    return false;
-  }
-  const n0 = top_count(mm);
-  if (top_cap(mm) != 0) {
-    memory.copy(keys, top_keys(mm), <usize>n0 * 8);
-    memory.copy(ptrs, top_ptrs(mm), <usize>n0 * 4);
-    block_free(pow2_class(<usize>top_cap(mm) * 8), top_keys(mm));
-    block_free(pow2_class(<usize>top_cap(mm) * 4), top_ptrs(mm));
-  }
-  store<u32>(mm, <u32>keys, 0);
-  store<u32>(mm, <u32>ptrs, 4);
-  const realCap = <i32>min(pow2_bytes(kcls) / 8, pow2_bytes(pcls) / 4);
-  store<i32>(mm, realCap, 12);
-  return true;
-}
-
 /** Room for n VMAs appended to an empty mm in address order (fork): nodes and the top array. */
 export function tree_reserve_build(mm: usize, n: i32): bool {
   const leaves = (n + CHUNK_CAP - 1) / CHUNK_CAP;
   const inners = (leaves + CHUNK_CAP - 1) / CHUNK_CAP;
   return block_reserve(CLASS_CHUNK, <u32>(leaves + inners + 2)) && tree_reserve(mm, inners + 1);
-}
-
-/** Bytes of the top array (for the memory report). */
-export function tree_top_bytes(mm: usize): usize {
-  return top_cap(mm) == 0 ? 0 : <usize>top_cap(mm) * 12;
 }
 
 /**
@@ -559,41 +380,6 @@ export function tree_set_end(mm: usize, v: usize, end: u64): void {
   n_set_key(curLeaf, curLi, end);
   if (curLi == n_count(curLeaf) - 1) leaf_max_changed(mm, end);
   vma_raw_set_end(v, end);
-}
-
-// ---- whole-tree iteration (fork, prctl) -----------------------------------------
-// Its own position, so that the iterated tree may be searched meanwhile and
-// other trees changed; the iterated tree itself must not change.
-let itMm: usize = 0;
-let itTi: i32 = 0;
-let itInner: usize = 0;
-let itIi: i32 = 0;
-let itLeaf: usize = 0;
-let itLi: i32 = 0;
-
-/** The first VMA of mm in address order (0 if none); tree_iter_next() continues. */
-export function tree_iter_first(mm: usize): usize {
-  itMm = mm;
-  if (top_count(mm) == 0) return 0;
-  itTi = 0;
-  itInner = top_node(mm, 0);
-  itIi = 0;
-  itLeaf = n_ptr(itInner, 0);
-  itLi = 0;
-  return n_ptr(itLeaf, 0);
-}
-
-/** The VMA after the previous one tree_iter_first/tree_iter_next returned, or 0 at the end. */
-export function tree_iter_next(): usize {
-  if (++itLi < n_count(itLeaf)) return n_ptr(itLeaf, itLi);
-  itLi = 0;
-  if (++itIi >= n_count(itInner)) {
-    if (++itTi >= top_count(itMm)) return 0;
-    itInner = top_node(itMm, itTi);
-    itIi = 0;
-  }
-  itLeaf = n_ptr(itInner, itIi);
-  return n_ptr(itLeaf, 0);
 }
 
 // ---- what warm.ts needs to warm a batch's paths --------------------------------------
