@@ -126,7 +126,7 @@ export function sys_munmap(mm: usize, c: usize): f64 {
 export function sys_mprotect(mm: usize, c: usize): f64 {
   if (!reserve_splits(mm, arg(c, 0), arg(c, 1))) return -<f64>ENOMEM;
   const prot = <u32>arg(c, 2);
-  // vmLockedSeen first: while no VMA was ever locked the range is not even converted to pages.
+  // vmLockedSeen before the range's conversion to pages: while no VMA was ever locked there is nothing to populate.
   if ((prot & PROT_WRITE) != 0 && vmLockedSeen && !reserve_mprotect_populate(mm, first_page(arg(c, 0)), last_page(arg(c, 0), arg(c, 1)))) {
     return -<f64>ENOMEM;
   }
