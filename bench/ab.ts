@@ -21,21 +21,16 @@
  * so the drift cancels), each instance's median, and the final VMA count
  * (equal for every instance, or a build is wrong).
  */
-import { readFileSync } from "node:fs";
 import { alternatingSpace, requireSuccess } from "./alternating.js";
+import { buildsFromArgv, median } from "./builds.js";
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  console.error("usage: npm run bench:ab -- A.wasm [B.wasm ...]");
-  process.exit(2);
-}
 const n = Number(process.env.VMASIM_AB_N ?? 1_000_000);
 const rounds = Number(process.env.VMASIM_AB_BATCHES ?? 300);
 const slots = Math.max(1, Number(process.env.VMASIM_AB_SLOTS ?? 2));
 const per = 20_000;
 const results = new Float64Array(per);
 
-const builds = files.map((file) => ({ file, wasm: readFileSync(file), instances: [] as { space: ReturnType<typeof alternatingSpace>; times: number[] }[] }));
+const builds = buildsFromArgv("bench:ab").map((b) => ({ ...b, instances: [] as { space: ReturnType<typeof alternatingSpace>; times: number[] }[] }));
 for (let s = 0; s < slots; s++) {
   for (const build of s & 1 ? [...builds].reverse() : builds) build.instances.push({ space: alternatingSpace({ engine: "wasm", wasm: build.wasm }, n), times: [] });
 }
@@ -53,7 +48,6 @@ for (let r = 0; r < rounds; r++) {
 }
 
 const skip = Math.floor(rounds / 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 /** A build's time in round r: the mean of its instances'. */
 const roundTime = (build: (typeof builds)[0], r: number) => build.instances.reduce((sum, inst) => sum + inst.times[r]!, 0) / build.instances.length;
 for (const build of builds) {

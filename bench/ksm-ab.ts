@@ -10,17 +10,12 @@
  * Environment: VMASIM_AB_N pages (1,000,000), VMASIM_AB_RUNS runs a build
  * (7). Prints each build's median and every run's visits a second.
  */
-import { readFileSync } from "node:fs";
+import { buildsFromArgv, median } from "./builds.js";
 import { ksmPasses, ksmSpace } from "./ksm_visits.js";
 
-const files = process.argv.slice(2);
-if (files.length === 0) {
-  console.error("usage: npm run bench:ab-ksm -- A.wasm [B.wasm ...]");
-  process.exit(2);
-}
 const n = Number(process.env.VMASIM_AB_N ?? 1_000_000);
 const runs = Number(process.env.VMASIM_AB_RUNS ?? 7);
-const builds = files.map((file) => ({ file, wasm: readFileSync(file), rates: [] as number[] }));
+const builds = buildsFromArgv("bench:ab-ksm").map((b) => ({ ...b, rates: [] as number[] }));
 
 for (let r = 0; r < runs; r++) {
   for (const build of r & 1 ? [...builds].reverse() : builds) {
@@ -33,6 +28,5 @@ for (let r = 0; r < runs; r++) {
 
 const fmt = (x: number) => `${(x / 1e6).toFixed(2)}M`;
 for (const build of builds) {
-  const sorted = [...build.rates].sort((a, b) => a - b);
-  console.log(`${build.file}: median ${fmt(sorted[sorted.length >> 1]!)} visits/s  (runs: ${build.rates.map(fmt).join(", ")})`);
+  console.log(`${build.file}: median ${fmt(median(build.rates))} visits/s  (runs: ${build.rates.map(fmt).join(", ")})`);
 }

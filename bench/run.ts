@@ -37,6 +37,7 @@ import { kernelAlternatingBench, kernelKsmBench } from "../bindings/harness/kben
 import { liveKernelAvailable } from "../bindings/harness/live.js";
 import { XorShift } from "../bindings/scenario/workloads.js";
 import { alternatingSpace, requireSuccess } from "./alternating.js";
+import { median } from "./builds.js";
 import { type KsmSpace, ksmPasses, ksmSpace } from "./ksm_visits.js";
 
 const BASE = 0x100000000000;
@@ -86,9 +87,6 @@ async function alternatingRate(engine: EngineName, n: number, toggles: number): 
   requireSuccess(results, `alternating-prot ${engine} N=${n}`);
   return { ops, bytes };
 }
-
-/** The middle value (of an odd count). */
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /**
  * (a) and (d) at n: the Wasm engine and the live kernel measured alternately,
